@@ -1,0 +1,112 @@
+//! Command-line flags (clap), each with its environment variable. `main` turns them into a
+//! `Config`; nothing else reads the environment.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scfm",
+    version,
+    about = "Emergency phone-call campaigns: SCFM-compatible REST API, workers and TUI over SQLite"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run headless: the HTTP API and the background workers, logging to stderr.
+    Serve,
+}
+
+/// `DATABASE_URL=sqlite://PATH` or a plain path.
+fn parse_database(s: &str) -> Result<PathBuf, String> {
+    let path = s
+        .strip_prefix("sqlite://")
+        .or_else(|| s.strip_prefix("sqlite:"))
+        .unwrap_or(s);
+    if path.is_empty() {
+        return Err("empty database path".into());
+    }
+    Ok(PathBuf::from(path))
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// SQLite database file (created and migrated on start). Default: scfm.sqlite3 in the data dir.
+    #[arg(long, global = true, env = "DATABASE_URL", value_parser = parse_database)]
+    pub database: Option<PathBuf>,
+    /// Address the HTTP server listens on.
+    #[arg(
+        long,
+        global = true,
+        env = "SCFM_LISTEN",
+        default_value = "127.0.0.1:3000"
+    )]
+    pub listen: String,
+    /// Directory for the generated API token, logs and the default database.
+    #[arg(long, global = true, env = "SCFM_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Public base URL the provider reaches scfm at (webhook signatures and callback URLs).
+    #[arg(long, global = true, env = "SCFM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Bearer token for the API. Without it (and without basic auth) one is generated.
+    #[arg(long, global = true, env = "SCFM_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// HTTP basic auth user for the API (as SCFM).
+    #[arg(long, global = true, env = "HTTP_BASIC_AUTH_USER")]
+    pub basic_auth_user: Option<String>,
+    /// HTTP basic auth password for the API (any password when unset, as SCFM).
+    #[arg(
+        long,
+        global = true,
+        env = "HTTP_BASIC_AUTH_PASSWORD",
+        hide_env_values = true
+    )]
+    pub basic_auth_password: Option<String>,
+    /// Voice provider: twilio (default, as SCFM), somleng, or simulator (drills only).
+    #[arg(
+        long,
+        global = true,
+        env = "PLATFORM_PROVIDER",
+        default_value = "twilio"
+    )]
+    pub platform_provider: String,
+    #[arg(long, global = true, env = "TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+    #[arg(long, global = true, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<String>,
+    #[arg(long, global = true, env = "SOMLENG_ACCOUNT_SID")]
+    pub somleng_account_sid: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "SOMLENG_AUTH_TOKEN",
+        hide_env_values = true
+    )]
+    pub somleng_auth_token: Option<String>,
+    /// Provider REST base URL (applies to either provider, as SCFM did).
+    #[arg(long, global = true, env = "SOMLENG_CLIENT_REST_API_BASE_URL")]
+    pub somleng_client_rest_api_base_url: Option<String>,
+    /// Comma list of call flow logic names to register.
+    #[arg(long, global = true, env = "REGISTERED_CALL_FLOW_LOGIC")]
+    pub registered_call_flow_logic: Option<String>,
+    /// Default call flow logic (used only if registered).
+    #[arg(long, global = true, env = "DEFAULT_CALL_FLOW_LOGIC")]
+    pub default_call_flow_logic: Option<String>,
+    /// Provider create-call requests per second (Twilio's default account limit is 1).
+    #[arg(
+        long,
+        global = true,
+        env = "SCFM_CALLS_PER_SECOND",
+        default_value_t = 1.0
+    )]
+    pub calls_per_second: f64,
+    /// Seconds between status polls of calls in flight.
+    #[arg(long, global = true, env = "SCFM_POLL_INTERVAL", default_value_t = 30)]
+    pub poll_interval: u64,
+}

@@ -1,0 +1,15 @@
+//! Plain domain types and rules: no IO, no SQL, no HTTP. Everything here is testable alone.
+//! The service layer combines these rules with storage; HTTP and the TUI never call them directly
+//! for anything that changes data.
+
+pub mod batch;
+pub mod call_flow;
+pub mod filter;
+pub mod metadata;
+pub mod msisdn;
+pub mod status;
+pub mod time;
+pub mod validation;
+
+pub use msisdn::{Msisdn, MsisdnError};
+pub use validation::ValidationErrors;

@@ -1,0 +1,153 @@
+//! Request parameters as SCFM read them: query and body (form with Rack brackets, or JSON)
+//! merged into one nested map, plus what a pagination `Link` needs. Also the helpers handlers
+//! use to take permitted keys out of that map.
+
+use super::error::ApiError;
+use super::params;
+use axum::body::Body;
+use axum::extract::{FromRequest, OriginalUri, Request};
+use axum::http::header;
+use serde_json::{Map, Value};
+
+/// Largest request body accepted; larger gets 413.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+#[derive(Debug, Default)]
+pub struct Params {
+    /// Body params, then query params over them (shallow).
+    pub map: Map<String, Value>,
+    /// Query params alone (pagination links repeat them).
+    pub query: Map<String, Value>,
+    /// `scheme://host/path` as the client addressed it.
+    pub url_base: String,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let original = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| u.0.clone())
+            .unwrap_or(parts.uri.clone());
+        let raw_query = original.query().unwrap_or("");
+        let query =
+            params::parse_nested(raw_query.as_bytes()).map_err(|_| ApiError::bad_request())?;
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost")
+            .to_string();
+        let scheme = parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+            .filter(|s| *s == "https" || *s == "http")
+            .unwrap_or("http");
+        let url_base = format!("{scheme}://{host}{}", original.path());
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let bytes = read_body(body).await?;
+        let mut map = if bytes.is_empty() {
+            Map::new()
+        } else if content_type.starts_with("application/x-www-form-urlencoded") {
+            params::parse_nested(&bytes).map_err(|_| ApiError::bad_request())?
+        } else if content_type.starts_with("application/json") {
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(m)) => {
+                    let mut m = m;
+                    params::compact_array_nulls(&mut m);
+                    m
+                }
+                _ => return Err(ApiError::bad_request()),
+            }
+        } else {
+            Map::new()
+        };
+        params::merge_shallow(&mut map, query.clone());
+        Ok(Params {
+            map,
+            query,
+            url_base,
+        })
+    }
+}
+
+async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .map(|s| s.is::<http_body_util::LengthLimitError>())
+            .unwrap_or(false);
+        if too_large {
+            ApiError::Status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+        } else {
+            ApiError::bad_request()
+        }
+    })
+}
+
+impl Params {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.map.get(key)
+    }
+
+    /// A permitted scalar key: strings as they are, numbers/booleans as text; objects and
+    /// arrays are ignored (SCFM §2.3).
+    pub fn scalar(&self, key: &str) -> Option<String> {
+        match self.map.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
+    /// A permitted nullable scalar: `Some(None)` when given as null (JSON null or a bare key).
+    pub fn nullable(&self, key: &str) -> Option<Option<String>> {
+        match self.map.get(key)? {
+            Value::Null => Some(None),
+            Value::Object(_) | Value::Array(_) => None,
+            _ => Some(self.scalar(key)),
+        }
+    }
+
+    /// A permitted object key; scalars given for it are ignored.
+    pub fn object(&self, key: &str) -> Option<Map<String, Value>> {
+        self.map.get(key).and_then(Value::as_object).cloned()
+    }
+
+    /// An integer id given as a parameter (`contact_id=2`); `None` when absent or not a number.
+    pub fn id(&self, key: &str) -> Option<i64> {
+        self.scalar(key).and_then(|s| s.trim().parse().ok())
+    }
+
+    pub fn merge_mode(&self) -> crate::domain::metadata::MergeMode {
+        crate::domain::metadata::MergeMode::parse(self.scalar("metadata_merge_mode").as_deref())
+    }
+
+    pub fn page(&self) -> crate::store::Page {
+        crate::store::Page::parse(
+            self.scalar("page").as_deref(),
+            self.scalar("per_page").as_deref(),
+        )
+    }
+
+    pub fn filter(&self, family: crate::domain::filter::Family) -> crate::domain::filter::Filter {
+        crate::domain::filter::Filter::parse(family, self.map.get("q"))
+    }
+}
+
+/// Parses a path id (`"12"`); anything else is a 404, as a missing record would be.
+pub fn path_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(ApiError::not_found)
+}

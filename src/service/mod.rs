@@ -1,0 +1,123 @@
+//! The service layer: the one place where business rules live. HTTP handlers, TUI effects and
+//! workers all call a cheap-to-clone `Service`. Each method validates its input with the domain
+//! rules, runs the storage calls (inside one `BEGIN IMMEDIATE` transaction when it reads then
+//! writes), and after commit publishes a small `ServiceEvent` saying what changed.
+
+mod batch_operations;
+mod callouts;
+mod contacts;
+mod error;
+mod events;
+mod participations;
+mod phone_call_batches;
+
+pub use batch_operations::{BatchOperationInput, ResultKind};
+pub use callouts::CalloutInput;
+pub use contacts::ContactInput;
+pub use error::{Error, Result};
+pub use events::ServiceEvent;
+pub use participations::{ParticipationInput, ParticipationParent};
+
+use crate::domain::call_flow::Registry;
+use crate::domain::time::Clock;
+use crate::store::Store;
+use std::sync::Arc;
+use tokio::sync::{Notify, broadcast};
+
+/// Wake-ups for background workers, poked after a commit that gives them work. Workers also
+/// poll on a slow interval, so a missed poke (or work queued by another process) is still found.
+#[derive(Debug, Default)]
+pub struct Wake {
+    pub batch_operations: Notify,
+    pub dialer: Notify,
+    pub poller: Notify,
+}
+
+struct Inner {
+    store: Store,
+    clock: Clock,
+    registry: Registry,
+    events: broadcast::Sender<ServiceEvent>,
+    wake: Wake,
+}
+
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("db", &self.inner.store.path())
+            .finish()
+    }
+}
+
+impl Service {
+    pub fn new(store: Store, clock: Clock, registry: Registry) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        Service {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                registry,
+                events,
+                wake: Wake::default(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub fn wake(&self) -> &Wake {
+        &self.inner.wake
+    }
+
+    /// Subscribe to change notifications (ids and kinds, never whole rows).
+    pub fn subscribe(&self) -> broadcast::Receiver<ServiceEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn publish(&self, event: ServiceEvent) {
+        // No subscribers is fine (headless server).
+        let _ = self.inner.events.send(event);
+    }
+
+    pub(crate) fn now(&self) -> String {
+        self.inner.clock.now_str()
+    }
+}
+
+/// Serialises a JSON object for storage.
+pub(crate) fn json_text(map: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::Value::Object(map.clone()).to_string()
+}
+
+/// The object inside a stored JSON column (`{}` when the column holds anything else).
+pub(crate) fn as_map(v: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// Validates an optional call flow logic value against the registry.
+pub(crate) fn check_call_flow_logic(
+    registry: &Registry,
+    value: Option<&str>,
+    errors: &mut crate::domain::ValidationErrors,
+) {
+    if let Some(name) = value {
+        if !registry.is_registered(name) {
+            errors.add("call_flow_logic", crate::domain::validation::NOT_IN_LIST);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Batch operations table: CRUD, atomic state transitions and the worker's claim.
+
+use super::filter::push_filter;
+use super::{BatchOperation, Conn, Page, Paged, Result};
+use crate::domain::filter::Filter;
+use sqlx::{QueryBuilder, Sqlite};
+
+const COLS: &str = "bo.id, bo.callout_id, bo.parameters, bo.metadata, bo.status, bo.created_at, bo.updated_at, bo.type AS kind";
+const RETURNING: &str =
+    " RETURNING id, callout_id, parameters, metadata, status, created_at, updated_at, type AS kind";
+
+fn push_types(qb: &mut QueryBuilder<Sqlite>, types: &[&str]) {
+    if types.is_empty() {
+        return;
+    }
+    qb.push(" AND bo.type IN (");
+    let mut sep = qb.separated(", ");
+    for t in types {
+        sep.push_bind(t.to_string());
+    }
+    qb.push(")");
+}
+
+/// Index; `callout_id` restricts to one callout (no existence check, as SCFM); `types` (if not
+/// empty) restricts the type.
+pub async fn list(
+    conn: &mut Conn,
+    callout_id: Option<i64>,
+    types: &[&str],
+    filter: &Filter,
+    page: Page,
+) -> Result<Paged<BatchOperation>> {
+    let build = |select: &str| {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {select} FROM batch_operations bo WHERE 1"
+        ));
+        if let Some(id) = callout_id {
+            qb.push(" AND bo.callout_id = ").push_bind(id);
+        }
+        push_types(&mut qb, types);
+        push_filter(&mut qb, "bo", filter);
+        qb
+    };
+    let total: i64 = build("count(*)")
+        .build_query_scalar()
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut qb = build(COLS);
+    qb.push(" ORDER BY bo.id LIMIT ")
+        .push_bind(page.per_page)
+        .push(" OFFSET ")
+        .push_bind(page.offset());
+    let items = qb
+        .build_query_as::<BatchOperation>()
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(Paged { items, total, page })
+}
+
+/// A batch operation by id, among `types` (all types when empty).
+pub async fn get(conn: &mut Conn, id: i64, types: &[&str]) -> Result<Option<BatchOperation>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {COLS} FROM batch_operations bo WHERE bo.id = "
+    ));
+    qb.push_bind(id);
+    push_types(&mut qb, types);
+    Ok(qb
+        .build_query_as::<BatchOperation>()
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn insert(
+    conn: &mut Conn,
+    kind: &str,
+    callout_id: Option<i64>,
+    parameters: &str,
+    metadata: &str,
+    now: &str,
+) -> Result<BatchOperation> {
+    let sql = format!(
+        "INSERT INTO batch_operations (callout_id, type, parameters, metadata, status, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, 'preview', ?, ?){RETURNING}"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(callout_id)
+        .bind(kind)
+        .bind(parameters)
+        .bind(metadata)
+        .bind(now)
+        .bind(now)
+        .fetch_one(conn)
+        .await?)
+}
+
+pub async fn update(
+    conn: &mut Conn,
+    id: i64,
+    parameters: &str,
+    metadata: &str,
+    now: &str,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE batch_operations SET parameters = ?, metadata = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(parameters)
+    .bind(metadata)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Atomic transition from one of `from` to `to`.
+pub async fn transition(
+    conn: &mut Conn,
+    id: i64,
+    from: &[&str],
+    to: &str,
+    now: &str,
+) -> Result<Option<BatchOperation>> {
+    let mut qb = QueryBuilder::<Sqlite>::new("UPDATE batch_operations SET status = ");
+    qb.push_bind(to.to_string())
+        .push(", updated_at = ")
+        .push_bind(now.to_string());
+    qb.push(" WHERE id = ")
+        .push_bind(id)
+        .push(" AND status IN (");
+    let mut sep = qb.separated(", ");
+    for f in from {
+        sep.push_bind(f.to_string());
+    }
+    qb.push(")").push(RETURNING);
+    Ok(qb
+        .build_query_as::<BatchOperation>()
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Claims the oldest queued operation for this worker (`queued` -> `running`), or one whose
+/// run was claimed before `stale_before` and never finished (a crashed process). One statement,
+/// so two processes never claim the same operation.
+pub async fn claim_next(
+    conn: &mut Conn,
+    now: &str,
+    stale_before: &str,
+) -> Result<Option<BatchOperation>> {
+    let sql = format!(
+        "UPDATE batch_operations SET status = 'running', claimed_at = ?1, updated_at = ?1 \
+         WHERE id = (SELECT id FROM batch_operations WHERE status = 'queued' \
+                     OR (status = 'running' AND claimed_at < ?2) ORDER BY id LIMIT 1) \
+           AND (status = 'queued' OR (status = 'running' AND claimed_at < ?2)){RETURNING}"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(stale_before)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// `running` -> `finished`, only by the claim that ran it.
+pub async fn finish(conn: &mut Conn, id: i64, claimed_at: &str, now: &str) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE batch_operations SET status = 'finished', claimed_at = NULL, updated_at = ? \
+         WHERE id = ? AND status = 'running' AND claimed_at = ?",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(claimed_at)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Whether records created by this operation block its deletion (SCFM §8.4).
+pub async fn has_results(conn: &mut Conn, id: i64) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM callout_participations WHERE callout_population_id = ?1) \
+             OR EXISTS (SELECT 1 FROM phone_calls WHERE create_batch_operation_id = ?1 \
+                        OR queue_batch_operation_id = ?1 OR queue_remote_fetch_batch_operation_id = ?1)",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?;
+    Ok(n != 0)
+}
+
+pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM batch_operations WHERE id = ?")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Counts running or queued operations (TUI gauge, worker wake-ups).
+pub async fn count_active(conn: &mut Conn) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM batch_operations WHERE status IN ('queued', 'running')",
+    )
+    .fetch_one(conn)
+    .await?)
+}

@@ -1,0 +1,146 @@
+//! Callouts table.
+
+use super::filter::push_filter;
+use super::{Callout, Conn, Page, Paged, Result};
+use crate::domain::filter::Filter;
+use sqlx::{QueryBuilder, Sqlite};
+
+const COLS: &str =
+    "co.id, co.status, co.call_flow_logic, co.metadata, co.created_at, co.updated_at";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// Callouts a contact participates in.
+    Contact(i64),
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    scope: Scope,
+    filter: &Filter,
+    page: Page,
+) -> Result<Paged<Callout>> {
+    let build = |select: &str| {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {select} FROM callouts co WHERE 1"));
+        if let Scope::Contact(id) = scope {
+            qb.push(
+                " AND co.id IN (SELECT callout_id FROM callout_participations WHERE contact_id = ",
+            )
+            .push_bind(id)
+            .push(")");
+        }
+        push_filter(&mut qb, "co", filter);
+        qb
+    };
+    let total: i64 = build("count(*)")
+        .build_query_scalar()
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut qb = build(COLS);
+    qb.push(" ORDER BY co.id LIMIT ")
+        .push_bind(page.per_page)
+        .push(" OFFSET ")
+        .push_bind(page.offset());
+    let items = qb.build_query_as::<Callout>().fetch_all(&mut *conn).await?;
+    Ok(Paged { items, total, page })
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Callout>> {
+    Ok(sqlx::query_as(
+        "SELECT id, status, call_flow_logic, metadata, created_at, updated_at FROM callouts WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn exists(conn: &mut Conn, id: i64) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM callouts WHERE id = ?)")
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    Ok(n != 0)
+}
+
+pub async fn insert(
+    conn: &mut Conn,
+    call_flow_logic: Option<&str>,
+    metadata: &str,
+    now: &str,
+) -> Result<Callout> {
+    Ok(sqlx::query_as(
+        "INSERT INTO callouts (status, call_flow_logic, metadata, created_at, updated_at) \
+         VALUES ('initialized', ?, ?, ?, ?) \
+         RETURNING id, status, call_flow_logic, metadata, created_at, updated_at",
+    )
+    .bind(call_flow_logic)
+    .bind(metadata)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn update(
+    conn: &mut Conn,
+    id: i64,
+    call_flow_logic: Option<&str>,
+    metadata: &str,
+    now: &str,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE callouts SET call_flow_logic = ?, metadata = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(call_flow_logic)
+    .bind(metadata)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Applies a state transition atomically: only if the current status is one of `from`.
+pub async fn transition(
+    conn: &mut Conn,
+    id: i64,
+    from: &[&str],
+    to: &str,
+    now: &str,
+) -> Result<Option<Callout>> {
+    let mut qb = QueryBuilder::<Sqlite>::new("UPDATE callouts SET status = ");
+    qb.push_bind(to.to_string())
+        .push(", updated_at = ")
+        .push_bind(now.to_string());
+    qb.push(" WHERE id = ")
+        .push_bind(id)
+        .push(" AND status IN (");
+    let mut sep = qb.separated(", ");
+    for f in from {
+        sep.push_bind(f.to_string());
+    }
+    qb.push(") RETURNING id, status, call_flow_logic, metadata, created_at, updated_at");
+    Ok(qb.build_query_as::<Callout>().fetch_optional(conn).await?)
+}
+
+/// (has participations, has batch operations)
+pub async fn dependants(conn: &mut Conn, id: i64) -> Result<(bool, bool)> {
+    let row: (i64, i64) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM callout_participations WHERE callout_id = ?1), \
+                EXISTS (SELECT 1 FROM batch_operations WHERE callout_id = ?1)",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.0 != 0, row.1 != 0))
+}
+
+pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM callouts WHERE id = ?")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -1,0 +1,200 @@
+//! Contacts table.
+
+use super::filter::push_filter;
+use super::{Conn, Contact, Page, Paged, Result};
+use crate::domain::filter::Filter;
+use sqlx::{QueryBuilder, Sqlite};
+
+const COLS: &str = "c.id, c.msisdn, c.metadata, c.created_at, c.updated_at";
+
+/// Which contacts an index lists (SCFM §1.2 nested routes).
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    All,
+    /// Contacts participating in a callout.
+    Callout(i64),
+    /// Contacts of participations a CalloutPopulation created.
+    Population(i64),
+    /// Contacts of calls a PhoneCallCreate created (distinct).
+    CreatedCalls(i64),
+    /// Contacts having a participation in the given set (PhoneCallCreate preview): callouts
+    /// matching one filter and participations matching another, first `limit` by id.
+    ParticipationPreview {
+        callout: &'a Filter,
+        participation: &'a Filter,
+        limit: Option<i64>,
+    },
+}
+
+fn push_scope(qb: &mut QueryBuilder<Sqlite>, scope: Scope<'_>) {
+    match scope {
+        Scope::All => {}
+        Scope::ParticipationPreview {
+            callout,
+            participation,
+            limit,
+        } => {
+            qb.push(
+                " AND c.id IN (SELECT cp.contact_id FROM callout_participations cp \
+                     JOIN callouts co ON co.id = cp.callout_id WHERE 1",
+            );
+            push_filter(qb, "cp", participation);
+            push_filter(qb, "co", callout);
+            qb.push(" ORDER BY cp.id LIMIT ")
+                .push_bind(limit.unwrap_or(-1))
+                .push(")");
+        }
+        Scope::Callout(id) => {
+            qb.push(
+                " AND c.id IN (SELECT contact_id FROM callout_participations WHERE callout_id = ",
+            )
+            .push_bind(id)
+            .push(")");
+        }
+        Scope::Population(id) => {
+            qb.push(" AND c.id IN (SELECT contact_id FROM callout_participations WHERE callout_population_id = ")
+                .push_bind(id)
+                .push(")");
+        }
+        Scope::CreatedCalls(id) => {
+            qb.push(" AND c.id IN (SELECT contact_id FROM phone_calls WHERE create_batch_operation_id = ")
+                .push_bind(id)
+                .push(")");
+        }
+    }
+}
+
+/// Paged index: rows in id order plus the total count.
+pub async fn list(
+    conn: &mut Conn,
+    scope: Scope<'_>,
+    filter: &Filter,
+    extra: Option<&Filter>,
+    page: Page,
+) -> Result<Paged<Contact>> {
+    let build = |select: &str| {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {select} FROM contacts c WHERE 1"));
+        push_scope(&mut qb, scope);
+        push_filter(&mut qb, "c", filter);
+        if let Some(extra) = extra {
+            push_filter(&mut qb, "c", extra);
+        }
+        qb
+    };
+    let total: i64 = build("count(*)")
+        .build_query_scalar()
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut qb = build(COLS);
+    qb.push(" ORDER BY c.id LIMIT ")
+        .push_bind(page.per_page)
+        .push(" OFFSET ")
+        .push_bind(page.offset());
+    let items = qb.build_query_as::<Contact>().fetch_all(&mut *conn).await?;
+    Ok(Paged { items, total, page })
+}
+
+/// Keyset page for the TUI: contacts with id after `after_id` (or before, when `backwards`),
+/// at most `limit`, in id order. Instant at any depth of a 1,000,000-row table.
+pub async fn keyset(
+    conn: &mut Conn,
+    filter: &Filter,
+    after_id: i64,
+    backwards: bool,
+    limit: i64,
+) -> Result<Vec<Contact>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS} FROM contacts c WHERE "));
+    if backwards {
+        qb.push("c.id < ").push_bind(after_id);
+    } else {
+        qb.push("c.id > ").push_bind(after_id);
+    }
+    push_filter(&mut qb, "c", filter);
+    qb.push(if backwards {
+        " ORDER BY c.id DESC LIMIT "
+    } else {
+        " ORDER BY c.id LIMIT "
+    })
+    .push_bind(limit);
+    let mut rows = qb.build_query_as::<Contact>().fetch_all(&mut *conn).await?;
+    if backwards {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+pub async fn count(conn: &mut Conn, filter: &Filter) -> Result<i64> {
+    let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM contacts c WHERE 1");
+    push_filter(&mut qb, "c", filter);
+    Ok(qb.build_query_scalar().fetch_one(&mut *conn).await?)
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Contact>> {
+    Ok(sqlx::query_as(
+        "SELECT id, msisdn, metadata, created_at, updated_at FROM contacts WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn by_msisdn(conn: &mut Conn, msisdn: &str) -> Result<Option<Contact>> {
+    Ok(sqlx::query_as(
+        "SELECT id, msisdn, metadata, created_at, updated_at FROM contacts WHERE msisdn = ?",
+    )
+    .bind(msisdn)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn insert(conn: &mut Conn, msisdn: &str, metadata: &str, now: &str) -> Result<Contact> {
+    Ok(sqlx::query_as(
+        "INSERT INTO contacts (msisdn, metadata, created_at, updated_at) VALUES (?, ?, ?, ?) \
+         RETURNING id, msisdn, metadata, created_at, updated_at",
+    )
+    .bind(msisdn)
+    .bind(metadata)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn update(
+    conn: &mut Conn,
+    id: i64,
+    msisdn: &str,
+    metadata: &str,
+    now: &str,
+) -> Result<bool> {
+    let r =
+        sqlx::query("UPDATE contacts SET msisdn = ?, metadata = ?, updated_at = ? WHERE id = ?")
+            .bind(msisdn)
+            .bind(metadata)
+            .bind(now)
+            .bind(id)
+            .execute(conn)
+            .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Counts of dependants that block a delete: (participations, phone calls).
+pub async fn dependants(conn: &mut Conn, id: i64) -> Result<(bool, bool)> {
+    let row: (i64, i64) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM callout_participations WHERE contact_id = ?1), \
+                EXISTS (SELECT 1 FROM phone_calls WHERE contact_id = ?1)",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.0 != 0, row.1 != 0))
+}
+
+pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM contacts WHERE id = ?")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -1,0 +1,160 @@
+//! Turns a typed `domain::filter::Filter` into SQL conditions. Column names come from the
+//! filter's compile-time whitelist and table aliases from this crate's own code; every value a
+//! client sent (list items, msisdns, JSON path keys, JSON values, times) is bound, never spliced.
+
+use crate::domain::filter::{Cond, Filter};
+use crate::domain::time::{FilterTime, format_ts};
+use sqlx::{QueryBuilder, Sqlite};
+
+/// A JSON path key that can go into a `$.a.b` path unquoted and mean exactly itself.
+fn simple_key(k: &str) -> bool {
+    !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The SQL text form of a JSON value (strings by content, other scalars and containers by their
+/// JSON text, null as SQL NULL). `ty`/`val` are the type and value expressions of the node.
+fn push_text_form(qb: &mut QueryBuilder<Sqlite>, ty: &str, val: &str) {
+    qb.push(format!(
+        "(CASE {ty} WHEN 'text' THEN {val} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+         WHEN 'null' THEN NULL ELSE CAST({val} AS TEXT) END)"
+    ));
+}
+
+fn push_json(qb: &mut QueryBuilder<Sqlite>, col: &str, path: &[String], value: &Option<String>) {
+    if path.iter().all(|k| simple_key(k)) {
+        let p = format!("$.{}", path.join("."));
+        match value {
+            // Fast path: a value that cannot be the JSON text of a number, boolean or container
+            // can only match a JSON string, which json_extract returns as its content.
+            Some(v)
+                if serde_json::from_str::<serde_json::Value>(v)
+                    .map(|j| j.is_string())
+                    .unwrap_or(true) =>
+            {
+                qb.push(format!("json_extract({col}, "))
+                    .push_bind(p)
+                    .push(") = ")
+                    .push_bind(v.clone());
+            }
+            Some(v) => {
+                qb.push(format!("(CASE json_type({col}, "))
+                    .push_bind(p.clone());
+                qb.push(format!(") WHEN 'text' THEN json_extract({col}, "))
+                    .push_bind(p.clone());
+                qb.push(
+                    ") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ",
+                );
+                qb.push(format!("ELSE CAST(json_extract({col}, "))
+                    .push_bind(p);
+                qb.push(") AS TEXT) END) = ").push_bind(v.clone());
+            }
+            None => {
+                qb.push(format!("json_extract({col}, "))
+                    .push_bind(p)
+                    .push(") IS NULL");
+            }
+        }
+        return;
+    }
+    // General path: walk the keys with json_each so any key (quotes, dots, `$`, brackets, SQL)
+    // is compared as a bound value and matches only itself.
+    if value.is_none() {
+        qb.push("NOT ");
+    }
+    let mut src = col.to_string();
+    for (depth, key) in path.iter().enumerate() {
+        let j = format!("j{depth}");
+        qb.push(format!(
+            "EXISTS (SELECT 1 FROM json_each({src}) {j} WHERE {j}.key = "
+        ));
+        qb.push_bind(key.clone());
+        qb.push(" AND ");
+        src = format!("CASE WHEN {j}.type = 'object' THEN {j}.value ELSE '{{}}' END");
+    }
+    let last = format!("j{}", path.len().saturating_sub(1));
+    match value {
+        Some(v) => {
+            push_text_form(qb, &format!("{last}.type"), &format!("{last}.value"));
+            qb.push(" = ").push_bind(v.clone());
+        }
+        // Missing or null: NOT EXISTS (a non-null node at the path).
+        None => {
+            qb.push(format!("{last}.type <> 'null'"));
+        }
+    }
+    for _ in path {
+        qb.push(")");
+    }
+}
+
+fn push_list<T>(qb: &mut QueryBuilder<Sqlite>, expr: &str, values: &[T])
+where
+    T: Clone + for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite>,
+{
+    qb.push(format!("{expr} IN ("));
+    let mut sep = qb.separated(", ");
+    for v in values {
+        sep.push_bind(v.clone());
+    }
+    qb.push(")");
+}
+
+const LAST_CALL_STATUS: &str = "(SELECT x.status FROM phone_calls x WHERE x.callout_participation_id = {a}.id \
+     ORDER BY x.created_at DESC, x.id DESC LIMIT 1)";
+
+/// Appends ` AND <cond>` for every condition of `filter`, on table alias `alias`.
+pub fn push_filter(qb: &mut QueryBuilder<Sqlite>, alias: &str, filter: &Filter) {
+    for cond in &filter.conds {
+        qb.push(" AND ");
+        match cond {
+            Cond::TextIn { column, values } => push_list(qb, &format!("{alias}.{column}"), values),
+            Cond::IntIn { column, values } => push_list(qb, &format!("{alias}.{column}"), values),
+            Cond::Msisdn(m) => {
+                qb.push(format!("{alias}.msisdn = "));
+                qb.push_bind(m.clone());
+            }
+            Cond::Json {
+                column,
+                path,
+                value,
+            } => {
+                qb.push("(");
+                push_json(qb, &format!("{alias}.{column}"), path, value);
+                qb.push(")");
+            }
+            Cond::Time { column, cmp, value } => match value {
+                FilterTime::Date(d) => {
+                    qb.push(format!("substr({alias}.{column}, 1, 10) {} ", cmp.sql()));
+                    qb.push_bind(d.format("%Y-%m-%d").to_string());
+                }
+                FilterTime::Instant(t) => {
+                    qb.push(format!("{alias}.{column} {} ", cmp.sql()));
+                    qb.push_bind(format_ts(*t));
+                }
+            },
+            Cond::HasPhoneCalls(yes) => {
+                let not = if *yes { "" } else { "NOT " };
+                qb.push(format!(
+                    "{not}EXISTS (SELECT 1 FROM phone_calls x WHERE x.callout_participation_id = {alias}.id)"
+                ));
+            }
+            Cond::LastAttempt(statuses) => {
+                push_list(qb, &LAST_CALL_STATUS.replace("{a}", alias), statuses);
+            }
+            Cond::NoCallsOrLastAttempt(statuses) => {
+                qb.push(format!(
+                    "(NOT EXISTS (SELECT 1 FROM phone_calls x WHERE x.callout_participation_id = {alias}.id) OR "
+                ));
+                if statuses.is_empty() {
+                    qb.push("0");
+                } else {
+                    push_list(qb, &LAST_CALL_STATUS.replace("{a}", alias), statuses);
+                }
+                qb.push(")");
+            }
+            Cond::Nothing => {
+                qb.push("0");
+            }
+        }
+    }
+}

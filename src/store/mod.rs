@@ -1,0 +1,137 @@
+//! ALL SQL lives under this module. It opens the SQLite database (WAL, foreign keys, busy
+//! timeout, embedded migrations) and offers small functions over a connection, one file per table
+//! group. Business rules (validation, merge modes, state machines) live in `service`; this layer
+//! only stores and fetches, and turns constraint violations into typed errors.
+//!
+//! Write paths run inside `Store::write()`, a transaction opened with `BEGIN IMMEDIATE` so a
+//! read-then-write sequence never fails to upgrade its lock when another connection wrote first.
+
+pub mod batch_operations;
+pub mod callouts;
+pub mod contacts;
+pub mod filter;
+pub mod page;
+pub mod participations;
+pub mod phone_calls;
+mod rows;
+
+pub use page::{Page, Paged};
+pub use rows::*;
+
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub type Conn = sqlx::SqliteConnection;
+pub type Tx = Transaction<'static, Sqlite>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A UNIQUE constraint failed; the payload names the index's columns (e.g. `contacts.msisdn`).
+    #[error("unique constraint failed: {0}")]
+    Unique(String),
+    /// A FOREIGN KEY constraint failed (a parent vanished between check and write).
+    #[error("foreign key constraint failed")]
+    ForeignKey,
+    /// The database file could not be written (read-only file system, disk full, locked too long).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            let msg = db.message().to_string();
+            if db.is_unique_violation() {
+                let cols = msg.rsplit(": ").next().unwrap_or_default().to_string();
+                return StoreError::Unique(cols);
+            }
+            if db.is_foreign_key_violation() {
+                return StoreError::ForeignKey;
+            }
+            // SQLITE_FULL (13), SQLITE_READONLY (8), SQLITE_BUSY (5), SQLITE_IOERR (10).
+            if let Some(code) = db.code() {
+                let primary = code.parse::<i64>().map(|c| c & 0xff).unwrap_or(0);
+                if matches!(primary, 5 | 8 | 10 | 13) {
+                    return StoreError::Unavailable(msg);
+                }
+            }
+        }
+        StoreError::Other(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The database handle: a small pool of connections over one SQLite file.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub async fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            }
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(sqlx::Error::Migrate(Box::new(e))))?;
+        Ok(Store {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A connection for reads (and single-statement writes, which are atomic on their own).
+    pub async fn read(&self) -> Result<PoolConnection<Sqlite>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// A write transaction (`BEGIN IMMEDIATE`).
+    pub async fn write(&self) -> Result<Tx> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// SQLite's `data_version`: changes when another connection (or process) commits. The TUI
+    /// polls it cheaply to notice writes made by another `scfm` on the same file.
+    pub async fn data_version(conn: &mut Conn) -> Result<i64> {
+        Ok(sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(conn)
+            .await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

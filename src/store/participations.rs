@@ -1,0 +1,216 @@
+//! Callout participations table. Rendered rows carry the effective call flow logic (own, else
+//! the callout's), joined in SQL.
+
+use super::filter::push_filter;
+use super::{Conn, Page, Paged, Participation, Result};
+use crate::domain::filter::Filter;
+use sqlx::{QueryBuilder, Sqlite};
+
+const COLS: &str = "cp.id, cp.callout_id, cp.contact_id, cp.callout_population_id, cp.msisdn, \
+    COALESCE(cp.call_flow_logic, co.call_flow_logic) AS call_flow_logic, cp.metadata, cp.created_at, \
+    cp.updated_at, cp.call_flow_logic AS own_call_flow_logic";
+const FROM: &str =
+    " FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id WHERE 1";
+
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    All,
+    Callout(i64),
+    Contact(i64),
+    /// Participations a CalloutPopulation created.
+    Population(i64),
+    /// Participations of calls a PhoneCallCreate created.
+    CreatedCalls(i64),
+    /// PhoneCallCreate preview: callout filter + participation filter, first `limit` by id.
+    Preview {
+        callout: &'a Filter,
+        limit: Option<i64>,
+    },
+}
+
+fn push_scope(qb: &mut QueryBuilder<Sqlite>, scope: Scope<'_>) {
+    match scope {
+        Scope::All => {}
+        Scope::Callout(id) => {
+            qb.push(" AND cp.callout_id = ").push_bind(id);
+        }
+        Scope::Contact(id) => {
+            qb.push(" AND cp.contact_id = ").push_bind(id);
+        }
+        Scope::Population(id) => {
+            qb.push(" AND cp.callout_population_id = ").push_bind(id);
+        }
+        Scope::CreatedCalls(id) => {
+            qb.push(" AND cp.id IN (SELECT callout_participation_id FROM phone_calls WHERE create_batch_operation_id = ")
+                .push_bind(id)
+                .push(")");
+        }
+        Scope::Preview { callout, .. } => push_filter(qb, "co", callout),
+    }
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    scope: Scope<'_>,
+    filter: &Filter,
+    page: Page,
+) -> Result<Paged<Participation>> {
+    let limit = match scope {
+        Scope::Preview { limit, .. } => limit,
+        _ => None,
+    };
+    let build = |select: &str| {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {select}{FROM}"));
+        push_scope(&mut qb, scope);
+        push_filter(&mut qb, "cp", filter);
+        qb
+    };
+    let total: i64 = match limit {
+        Some(l) => {
+            let mut qb = build("count(*) FROM (SELECT cp.id");
+            qb.push(" ORDER BY cp.id LIMIT ").push_bind(l).push(")");
+            qb.build_query_scalar().fetch_one(&mut *conn).await?
+        }
+        None => {
+            build("count(*)")
+                .build_query_scalar()
+                .fetch_one(&mut *conn)
+                .await?
+        }
+    };
+    let mut qb = build(COLS);
+    // With a limit, the page is taken from the first `limit` rows only.
+    let remaining = limit
+        .map(|l| (l - page.offset()).max(0))
+        .unwrap_or(page.per_page);
+    qb.push(" ORDER BY cp.id LIMIT ")
+        .push_bind(page.per_page.min(remaining))
+        .push(" OFFSET ")
+        .push_bind(page.offset());
+    let items = qb
+        .build_query_as::<Participation>()
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(Paged { items, total, page })
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Participation>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND cp.id = "));
+    qb.push_bind(id);
+    Ok(qb
+        .build_query_as::<Participation>()
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub struct NewParticipation<'a> {
+    pub callout_id: i64,
+    pub contact_id: i64,
+    pub callout_population_id: Option<i64>,
+    pub msisdn: &'a str,
+    pub call_flow_logic: Option<&'a str>,
+    pub metadata: &'a str,
+}
+
+pub async fn insert(conn: &mut Conn, p: &NewParticipation<'_>, now: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO callout_participations (callout_id, contact_id, callout_population_id, msisdn, \
+         call_flow_logic, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(p.callout_id)
+    .bind(p.contact_id)
+    .bind(p.callout_population_id)
+    .bind(p.msisdn)
+    .bind(p.call_flow_logic)
+    .bind(p.metadata)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn update(
+    conn: &mut Conn,
+    id: i64,
+    msisdn: &str,
+    call_flow_logic: Option<&str>,
+    metadata: &str,
+    now: &str,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE callout_participations SET msisdn = ?, call_flow_logic = ?, metadata = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(msisdn)
+    .bind(call_flow_logic)
+    .bind(metadata)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Whether `contact_id` (or `msisdn`) already participates in the callout, excluding `except`.
+pub async fn taken(
+    conn: &mut Conn,
+    callout_id: i64,
+    contact_id: Option<i64>,
+    msisdn: Option<&str>,
+    except: Option<i64>,
+) -> Result<(bool, bool)> {
+    let row: (i64, i64) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM callout_participations WHERE callout_id = ?1 AND contact_id = ?2 AND id IS NOT ?4), \
+                EXISTS (SELECT 1 FROM callout_participations WHERE callout_id = ?1 AND msisdn = ?3 AND id IS NOT ?4)",
+    )
+    .bind(callout_id)
+    .bind(contact_id)
+    .bind(msisdn)
+    .bind(except)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.0 != 0, row.1 != 0))
+}
+
+pub async fn has_phone_calls(conn: &mut Conn, id: i64) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM phone_calls WHERE callout_participation_id = ?)",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?;
+    Ok(n != 0)
+}
+
+pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM callout_participations WHERE id = ?")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Populates a callout in one set-based statement: every contact matching `filter` that is not
+/// yet in the callout (by contact or msisdn) becomes a participation. Returns rows inserted.
+pub async fn populate(
+    conn: &mut Conn,
+    callout_id: i64,
+    population_id: i64,
+    filter: &Filter,
+    now: &str,
+) -> Result<u64> {
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "INSERT OR IGNORE INTO callout_participations (callout_id, contact_id, callout_population_id, msisdn, \
+         metadata, created_at, updated_at) SELECT ",
+    );
+    qb.push_bind(callout_id)
+        .push(", c.id, ")
+        .push_bind(population_id)
+        .push(", c.msisdn, '{}', ");
+    qb.push_bind(now.to_string())
+        .push(", ")
+        .push_bind(now.to_string());
+    qb.push(" FROM contacts c WHERE 1");
+    push_filter(&mut qb, "c", filter);
+    qb.push(" ORDER BY c.id");
+    Ok(qb.build().execute(conn).await?.rows_affected())
+}

@@ -1,0 +1,384 @@
+//! Phone calls table: CRUD, filters, the set-based batch statements, and the conditional
+//! updates through which workers claim and finish calls.
+
+use super::filter::push_filter;
+use super::{Conn, Page, Paged, PhoneCall, Result};
+use crate::domain::filter::Filter;
+use sqlx::{QueryBuilder, Sqlite};
+
+pub(crate) const COLS: &str = "pc.id, pc.callout_participation_id, pc.contact_id, pc.create_batch_operation_id, \
+    pc.queue_batch_operation_id, pc.queue_remote_fetch_batch_operation_id, pc.status, pc.msisdn, \
+    pc.remote_call_id, pc.remote_status, pc.remote_direction, pc.remote_error_message, pc.metadata, \
+    pc.remote_response, pc.remote_request_params, pc.remote_queue_response, \
+    COALESCE(pc.call_flow_logic, cp.call_flow_logic, co.call_flow_logic) AS call_flow_logic, \
+    pc.remotely_queued_at, pc.created_at, pc.updated_at, pc.call_flow_logic AS own_call_flow_logic, \
+    cp.callout_id AS callout_id, pc.dial_attempt_id, pc.dial_started_at";
+pub(crate) const FROM: &str = " FROM phone_calls pc \
+    LEFT JOIN callout_participations cp ON cp.id = pc.callout_participation_id \
+    LEFT JOIN callouts co ON co.id = cp.callout_id WHERE 1";
+
+/// Which calls an index or batch operation works on.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    All,
+    Participation(i64),
+    Callout(i64),
+    Contact(i64),
+    CreatedBy(i64),
+    QueuedBy(i64),
+    FetchQueuedBy(i64),
+    /// PhoneCallQueue / RemoteFetch preview: calls with a participation whose callout matches
+    /// `callout` and participation matches `participation`; first `limit` by id.
+    Preview {
+        callout: &'a Filter,
+        participation: &'a Filter,
+        limit: Option<i64>,
+    },
+}
+
+pub(crate) fn push_scope(qb: &mut QueryBuilder<Sqlite>, scope: Scope<'_>) {
+    match scope {
+        Scope::All => {}
+        Scope::Participation(id) => {
+            qb.push(" AND pc.callout_participation_id = ").push_bind(id);
+        }
+        Scope::Callout(id) => {
+            qb.push(" AND cp.callout_id = ").push_bind(id);
+        }
+        Scope::Contact(id) => {
+            qb.push(" AND pc.contact_id = ").push_bind(id);
+        }
+        Scope::CreatedBy(id) => {
+            qb.push(" AND pc.create_batch_operation_id = ")
+                .push_bind(id);
+        }
+        Scope::QueuedBy(id) => {
+            qb.push(" AND pc.queue_batch_operation_id = ").push_bind(id);
+        }
+        Scope::FetchQueuedBy(id) => {
+            qb.push(" AND pc.queue_remote_fetch_batch_operation_id = ")
+                .push_bind(id);
+        }
+        Scope::Preview {
+            callout,
+            participation,
+            ..
+        } => {
+            qb.push(" AND pc.callout_participation_id IS NOT NULL");
+            push_filter(qb, "co", callout);
+            push_filter(qb, "cp", participation);
+        }
+    }
+}
+
+fn scope_limit(scope: Scope<'_>) -> Option<i64> {
+    match scope {
+        Scope::Preview { limit, .. } => limit,
+        _ => None,
+    }
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    scope: Scope<'_>,
+    filter: &Filter,
+    page: Page,
+) -> Result<Paged<PhoneCall>> {
+    let limit = scope_limit(scope);
+    let build = |select: &str| {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {select}{FROM}"));
+        push_scope(&mut qb, scope);
+        push_filter(&mut qb, "pc", filter);
+        qb
+    };
+    let total: i64 = match limit {
+        Some(l) => {
+            let mut qb = build("count(*) FROM (SELECT pc.id");
+            qb.push(" ORDER BY pc.id LIMIT ").push_bind(l).push(")");
+            qb.build_query_scalar().fetch_one(&mut *conn).await?
+        }
+        None => {
+            build("count(*)")
+                .build_query_scalar()
+                .fetch_one(&mut *conn)
+                .await?
+        }
+    };
+    let remaining = limit
+        .map(|l| (l - page.offset()).max(0))
+        .unwrap_or(page.per_page);
+    let mut qb = build(COLS);
+    qb.push(" ORDER BY pc.id LIMIT ")
+        .push_bind(page.per_page.min(remaining))
+        .push(" OFFSET ")
+        .push_bind(page.offset());
+    let items = qb
+        .build_query_as::<PhoneCall>()
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(Paged { items, total, page })
+}
+
+/// Count of the preview set (limited), for validations.
+pub async fn count(conn: &mut Conn, scope: Scope<'_>, filter: &Filter) -> Result<i64> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT count(*) FROM (SELECT pc.id{FROM}"));
+    push_scope(&mut qb, scope);
+    push_filter(&mut qb, "pc", filter);
+    qb.push(" ORDER BY pc.id LIMIT ")
+        .push_bind(scope_limit(scope).unwrap_or(-1))
+        .push(")");
+    Ok(qb.build_query_scalar().fetch_one(&mut *conn).await?)
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<PhoneCall>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND pc.id = "));
+    qb.push_bind(id);
+    Ok(qb
+        .build_query_as::<PhoneCall>()
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn by_remote_call_id(conn: &mut Conn, remote_call_id: &str) -> Result<Option<PhoneCall>> {
+    let mut qb =
+        QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND pc.remote_call_id = "));
+    qb.push_bind(remote_call_id.to_string())
+        .push(" COLLATE NOCASE");
+    Ok(qb
+        .build_query_as::<PhoneCall>()
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn by_dial_attempt(conn: &mut Conn, attempt: &str) -> Result<Option<PhoneCall>> {
+    let mut qb =
+        QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND pc.dial_attempt_id = "));
+    qb.push_bind(attempt.to_string());
+    Ok(qb
+        .build_query_as::<PhoneCall>()
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub struct NewPhoneCall<'a> {
+    pub callout_participation_id: Option<i64>,
+    pub contact_id: i64,
+    pub msisdn: &'a str,
+    pub status: &'a str,
+    pub remote_call_id: Option<&'a str>,
+    pub remote_status: Option<&'a str>,
+    pub remote_direction: Option<&'a str>,
+    pub call_flow_logic: Option<&'a str>,
+    pub metadata: &'a str,
+    pub remote_request_params: &'a str,
+}
+
+pub async fn insert(conn: &mut Conn, c: &NewPhoneCall<'_>, now: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO phone_calls (callout_participation_id, contact_id, msisdn, status, remote_call_id, \
+         remote_status, remote_direction, call_flow_logic, metadata, remote_request_params, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(c.callout_participation_id)
+    .bind(c.contact_id)
+    .bind(c.msisdn)
+    .bind(c.status)
+    .bind(c.remote_call_id)
+    .bind(c.remote_status)
+    .bind(c.remote_direction)
+    .bind(c.call_flow_logic)
+    .bind(c.metadata)
+    .bind(c.remote_request_params)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Updates the editable fields, only while the call is `created` ([fix] SCFM §14.10).
+pub async fn update_created(
+    conn: &mut Conn,
+    id: i64,
+    msisdn: &str,
+    call_flow_logic: Option<&str>,
+    metadata: &str,
+    remote_request_params: &str,
+    now: &str,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE phone_calls SET msisdn = ?, call_flow_logic = ?, metadata = ?, remote_request_params = ?, \
+         updated_at = ? WHERE id = ? AND status = 'created'",
+    )
+    .bind(msisdn)
+    .bind(call_flow_logic)
+    .bind(metadata)
+    .bind(remote_request_params)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn has_events(conn: &mut Conn, id: i64) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM remote_phone_call_events WHERE phone_call_id = ?)",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?;
+    Ok(n != 0)
+}
+
+/// Deletes only a `created` call.
+pub async fn delete_created(conn: &mut Conn, id: i64) -> Result<bool> {
+    let r = sqlx::query("DELETE FROM phone_calls WHERE id = ? AND status = 'created'")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Applies an API transition atomically (`from` -> `to`); with `batch_column`, also records the
+/// batch operation that fired it. Returns whether the call moved.
+pub async fn transition(
+    conn: &mut Conn,
+    id: i64,
+    from: &[&str],
+    to: &str,
+    now: &str,
+) -> Result<bool> {
+    let mut qb = QueryBuilder::<Sqlite>::new("UPDATE phone_calls SET status = ");
+    qb.push_bind(to.to_string())
+        .push(", updated_at = ")
+        .push_bind(now.to_string());
+    if to == "remote_fetch_queued" {
+        qb.push(", next_poll_at = NULL");
+    }
+    qb.push(" WHERE id = ")
+        .push_bind(id)
+        .push(" AND status IN (");
+    let mut sep = qb.separated(", ");
+    for f in from {
+        sep.push_bind(f.to_string());
+    }
+    qb.push(")");
+    if to == "remote_fetch_queued" {
+        qb.push(" AND remote_call_id IS NOT NULL");
+    }
+    Ok(qb.build().execute(conn).await?.rows_affected() == 1)
+}
+
+/// Number of calls whose `column` is later than `since`, optionally restricted to `statuses`
+/// (the `max_per_period` count). `column` is one of three fixed names chosen in the domain.
+pub async fn count_since(
+    conn: &mut Conn,
+    column: &'static str,
+    since: &str,
+    statuses: Option<&[String]>,
+) -> Result<i64> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT count(*) FROM phone_calls WHERE {column} > "
+    ));
+    qb.push_bind(since.to_string());
+    if let Some(statuses) = statuses {
+        qb.push(" AND status IN (");
+        let mut sep = qb.separated(", ");
+        for s in statuses {
+            sep.push_bind(s.clone());
+        }
+        qb.push(")");
+    }
+    Ok(qb.build_query_scalar().fetch_one(conn).await?)
+}
+
+/// PhoneCallCreate run: one call per participation in the preview, in one INSERT … SELECT.
+pub async fn create_from_participations(
+    conn: &mut Conn,
+    callout: &Filter,
+    participation: &Filter,
+    limit: Option<i64>,
+    batch_id: i64,
+    remote_request_params: &str,
+    now: &str,
+) -> Result<u64> {
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO phone_calls (callout_participation_id, contact_id, create_batch_operation_id, status, msisdn, \
+         remote_request_params, created_at, updated_at) SELECT cp.id, cp.contact_id, ",
+    );
+    qb.push_bind(batch_id)
+        .push(", 'created', cp.msisdn, ")
+        .push_bind(remote_request_params.to_string());
+    qb.push(", ")
+        .push_bind(now.to_string())
+        .push(", ")
+        .push_bind(now.to_string());
+    qb.push(" FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id WHERE 1");
+    push_filter(&mut qb, "co", callout);
+    push_filter(&mut qb, "cp", participation);
+    qb.push(" ORDER BY cp.id LIMIT ")
+        .push_bind(limit.unwrap_or(-1));
+    Ok(qb.build().execute(conn).await?.rows_affected())
+}
+
+/// PhoneCallQueue / RemoteFetch run: fires `queue` (created -> queued) or `queue_remote_fetch`
+/// (remotely_queued with a remote id -> remote_fetch_queued) on every call of the preview that can
+/// take it, recording the batch operation. One UPDATE; calls in other states are untouched.
+/// The set a Queue / RemoteFetch batch operation acts on.
+pub struct QueueSet<'a> {
+    pub callout: &'a Filter,
+    pub participation: &'a Filter,
+    pub calls: &'a Filter,
+    pub limit: Option<i64>,
+}
+
+pub async fn queue_preview(
+    conn: &mut Conn,
+    set: &QueueSet<'_>,
+    batch_id: i64,
+    fetch: bool,
+    now: &str,
+) -> Result<u64> {
+    let QueueSet {
+        callout,
+        participation,
+        calls,
+        limit,
+    } = *set;
+    let (to, from, column) = if fetch {
+        (
+            "remote_fetch_queued",
+            "remotely_queued",
+            "queue_remote_fetch_batch_operation_id",
+        )
+    } else {
+        ("queued", "created", "queue_batch_operation_id")
+    };
+    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+        "UPDATE phone_calls SET status = '{to}', {column} = "
+    ));
+    qb.push_bind(batch_id)
+        .push(", updated_at = ")
+        .push_bind(now.to_string());
+    if fetch {
+        qb.push(", next_poll_at = NULL");
+    }
+    qb.push(format!(" WHERE status = '{from}'"));
+    if fetch {
+        qb.push(" AND remote_call_id IS NOT NULL");
+    }
+    qb.push(format!(" AND id IN (SELECT pc.id{FROM}"));
+    push_scope(
+        &mut qb,
+        Scope::Preview {
+            callout,
+            participation,
+            limit,
+        },
+    );
+    push_filter(&mut qb, "pc", calls);
+    qb.push(" ORDER BY pc.id LIMIT ")
+        .push_bind(limit.unwrap_or(-1))
+        .push(")");
+    Ok(qb.build().execute(conn).await?.rows_affected())
+}

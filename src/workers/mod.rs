@@ -1,0 +1,50 @@
+//! Background workers: each a loop that owns its inputs and `select!`s over a cancellation
+//! token, a `Notify` the service pokes when it queues work, and a slow fallback interval (work
+//! queued by another process on the same database is found by the interval). A supervisor
+//! restarts a worker that panicked, with backoff.
+
+mod batch_runner;
+
+use crate::service::Service;
+use std::future::Future;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Spawns every worker under supervision; they stop when `cancel` fires.
+pub fn spawn_all(service: &Service, cancel: CancellationToken) -> JoinSet<()> {
+    let mut set = JoinSet::new();
+    let s = service.clone();
+    set.spawn(supervise("batch_runner", cancel.clone(), move |c| {
+        batch_runner::run(s.clone(), c)
+    }));
+    set
+}
+
+/// Runs `make(cancel)` until cancelled, restarting it (1 s, doubling to 60 s) if it panics.
+async fn supervise<F, Fut>(name: &'static str, cancel: CancellationToken, make: F)
+where
+    F: Fn(CancellationToken) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let handle = tokio::spawn(make(cancel.clone()));
+        match handle.await {
+            Ok(()) => return,
+            Err(e) if e.is_panic() => {
+                tracing::error!(
+                    worker = name,
+                    "worker panicked; restarting in {:?}",
+                    backoff
+                );
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+            }
+            Err(_) => return,
+        }
+    }
+}

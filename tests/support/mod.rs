@@ -1,0 +1,136 @@
+//! Shared helpers for integration tests: a real scfm server on 127.0.0.1 over a temp SQLite
+//! file, a reqwest client with API credentials, and the fake provider.
+#![allow(dead_code)]
+
+pub mod fake_provider;
+
+use scfm::app::Running;
+use scfm::config::Config;
+use std::path::PathBuf;
+use tempfile::TempDir;
+
+pub const TOKEN: &str = "test-token";
+
+/// A running server plus the directory holding its database.
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub base: String,
+    pub db: PathBuf,
+    pub config: Config,
+    pub dir: TempDir,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    /// Starts on a fresh database with `tweak` applied to the test configuration.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("scfm.sqlite3");
+        let mut config = Config::for_tests(&db);
+        tweak(&mut config);
+        Self::start_in(dir, config).await
+    }
+
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    async fn start_in(dir: TempDir, config: Config) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let running = scfm::app::start(config.clone(), listener)
+            .await
+            .expect("start scfm");
+        let base = format!("http://{}", running.addr);
+        TestServer {
+            running: Some(running),
+            base,
+            db: config.database.clone(),
+            config,
+            dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database file (same port not kept).
+    pub async fn restart_with(mut self, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        Self::start_in(self.dir, config).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path)).bearer_auth(TOKEN)
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path)).bearer_auth(TOKEN)
+    }
+
+    /// A form body sent exactly as curl `-d` would (raw brackets, `+` as given).
+    pub fn post_form(&self, path: &str, body: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+    }
+
+    pub fn patch_form(&self, path: &str, body: &str) -> reqwest::RequestBuilder {
+        self.http
+            .patch(self.url(path))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+    }
+
+    /// Polls `path` until `pred` holds on its JSON, or panics after 10 s.
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let v: serde_json::Value = self
+                .get(path)
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            if pred(&v) {
+                return v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting on {path}: {v}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Header value as a string ("" when absent).
+pub fn header(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
