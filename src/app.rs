@@ -1,8 +1,11 @@
 //! Start-up glue: open the store, build the service, spawn workers and the HTTP server.
 //! `main` and the integration tests both use `start`.
 
-use crate::config::Config;
+use crate::config::{Config, ProviderChoice};
 use crate::http::{self, AppState};
+use crate::provider::simulator::Simulator;
+use crate::provider::{HttpProvider, ProviderKind};
+use crate::service::Dialing;
 use crate::service::Service;
 use crate::store::Store;
 use crate::workers;
@@ -36,11 +39,72 @@ impl Running {
 /// Opens the database and builds the service (no server, no workers).
 pub async fn build_service(config: &Config) -> anyhow::Result<Service> {
     let store = Store::open(&config.database).await?;
-    Ok(Service::new(
+    let dialing = dialing(config)?;
+    let clock = crate::domain::time::Clock::System;
+    Ok(Service::with_dialing(
         store,
-        crate::domain::time::Clock::System,
+        clock,
         config.registry.clone(),
+        dialing,
     ))
+}
+
+/// The provider and dialling settings from configuration. Without credentials, calls are
+/// refused locally with a message naming what to set; the simulator only when asked for.
+pub fn dialing(config: &Config) -> anyhow::Result<Dialing> {
+    let p = &config.provider;
+    let (kind, prefix) = match p.choice {
+        ProviderChoice::Simulator => {
+            tracing::warn!("SIMULATION: PLATFORM_PROVIDER=simulator; no real call will be placed");
+            return Ok(Dialing {
+                provider: Some(Arc::new(Simulator::new(1.0))),
+                provider_name: "simulator".into(),
+                missing_credentials: None,
+                auth_token: Some("simulator".into()),
+                public_url: config.public_url.clone(),
+                poll_interval: p.poll_interval.min(std::time::Duration::from_secs(2)),
+                calls_per_second: p.calls_per_second,
+                ..Dialing::default()
+            });
+        }
+        ProviderChoice::Twilio => (ProviderKind::Twilio, "TWILIO"),
+        ProviderChoice::Somleng => (ProviderKind::Somleng, "SOMLENG"),
+    };
+    let mut missing = Vec::new();
+    if p.account_sid.is_none() {
+        missing.push(format!("{prefix}_ACCOUNT_SID"));
+    }
+    if p.auth_token.is_none() {
+        missing.push(format!("{prefix}_AUTH_TOKEN"));
+    }
+    let missing_credentials = if missing.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "{} not set (PLATFORM_PROVIDER={})",
+            missing.join(" and "),
+            kind.name()
+        ))
+    };
+    let provider = HttpProvider::new(
+        kind,
+        p.base_url.clone(),
+        p.account_sid.clone(),
+        p.auth_token.clone(),
+        p.connect_timeout,
+        p.request_timeout,
+    )
+    .map_err(|e| anyhow::anyhow!("provider: {e}"))?;
+    Ok(Dialing {
+        provider: Some(Arc::new(provider)),
+        provider_name: kind.name().into(),
+        missing_credentials,
+        auth_token: p.auth_token.clone(),
+        public_url: config.public_url.clone(),
+        poll_interval: p.poll_interval,
+        calls_per_second: p.calls_per_second,
+        ..Dialing::default()
+    })
 }
 
 /// Starts everything on an already bound listener.

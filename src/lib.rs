@@ -5,6 +5,7 @@
 //! and `provider`; `domain` holds the pure rules everyone shares.
 
 pub mod app;
+pub mod call_flow;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -12,6 +12,8 @@ pub mod extract;
 mod pagination;
 pub mod params;
 mod participations;
+mod phone_calls;
+mod remote_events;
 mod respond;
 
 use crate::config::ApiAuth;
@@ -43,6 +45,8 @@ pub fn router(state: AppState) -> Router {
         .merge(callouts::routes())
         .merge(participations::routes())
         .merge(batch_operations::routes())
+        .merge(phone_calls::routes())
+        .merge(remote_events::routes())
         .route("/", axum::routing::get(root))
         .fallback(|| async { status_body(StatusCode::NOT_FOUND) })
         .method_not_allowed_fallback(|| async { status_body(StatusCode::NOT_FOUND) })

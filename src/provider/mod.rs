@@ -6,6 +6,7 @@
 //! when the provider certainly did not process it (`NotSent`, `RateLimited`).
 
 pub mod signature;
+pub mod simulator;
 pub mod twilio;
 pub mod wire;
 

@@ -6,17 +6,23 @@
 mod batch_operations;
 mod callouts;
 mod contacts;
+mod dialing;
 mod error;
 mod events;
 mod participations;
 mod phone_call_batches;
+mod phone_calls;
+mod remote_events;
 
 pub use batch_operations::{BatchOperationInput, ResultKind};
 pub use callouts::CalloutInput;
 pub use contacts::ContactInput;
+pub use dialing::{DialOutcome, Dialing};
 pub use error::{Error, Result};
 pub use events::ServiceEvent;
 pub use participations::{ParticipationInput, ParticipationParent};
+pub use phone_calls::{PhoneCallInput, PhoneCallParent};
+pub use remote_events::{EventParent, WebhookOutcome, WebhookRequest};
 
 use crate::domain::call_flow::Registry;
 use crate::domain::time::Clock;
@@ -37,6 +43,7 @@ struct Inner {
     store: Store,
     clock: Clock,
     registry: Registry,
+    dialing: Dialing,
     events: broadcast::Sender<ServiceEvent>,
     wake: Wake,
 }
@@ -55,17 +62,28 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
+    /// A service without a voice provider (queued calls end `errored`, saying so).
     pub fn new(store: Store, clock: Clock, registry: Registry) -> Self {
-        let (events, _) = broadcast::channel(1024);
+        Self::with_dialing(store, clock, registry, Dialing::default())
+    }
+
+    pub fn with_dialing(store: Store, clock: Clock, registry: Registry, dialing: Dialing) -> Self {
+        let (events, _) = broadcast::channel(4096);
+        let wake = Wake::default();
         Service {
             inner: Arc::new(Inner {
                 store,
                 clock,
                 registry,
+                dialing,
                 events,
-                wake: Wake::default(),
+                wake,
             }),
         }
+    }
+
+    pub fn dialing(&self) -> &Dialing {
+        &self.inner.dialing
     }
 
     pub fn store(&self) -> &Store {

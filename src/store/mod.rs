@@ -9,6 +9,7 @@
 pub mod batch_operations;
 pub mod callouts;
 pub mod contacts;
+pub mod events;
 pub mod filter;
 pub mod page;
 pub mod participations;

@@ -382,3 +382,198 @@ pub async fn queue_preview(
         .push(")");
     Ok(qb.build().execute(conn).await?.rows_affected())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Dialling and polling. Every step is one conditional statement, so two processes on one
+// database never both act on the same call.
+
+/// Claims the oldest `queued` call nobody has claimed: records the dial attempt durably
+/// (attempt id + start time) before any provider request is made.
+pub async fn claim_for_dial(
+    conn: &mut Conn,
+    attempt_id: &str,
+    now: &str,
+) -> Result<Option<PhoneCall>> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "UPDATE phone_calls SET dial_attempt_id = ?1, dial_started_at = ?2 \
+         WHERE id = (SELECT id FROM phone_calls WHERE status = 'queued' AND dial_attempt_id IS NULL ORDER BY id LIMIT 1) \
+           AND status = 'queued' AND dial_attempt_id IS NULL RETURNING id",
+    )
+    .bind(attempt_id)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match id {
+        Some(id) => get(conn, id).await,
+        None => Ok(None),
+    }
+}
+
+/// What the provider answered to a create.
+pub struct Accepted<'a> {
+    pub remote_call_id: &'a str,
+    pub remote_status: Option<&'a str>,
+    pub remote_direction: Option<&'a str>,
+    pub response: &'a str,
+}
+
+/// The provider accepted the call: `queued` -> `remotely_queued` with its SID, only for the
+/// attempt that dialled it.
+pub async fn mark_remotely_queued(
+    conn: &mut Conn,
+    id: i64,
+    attempt_id: &str,
+    a: &Accepted<'_>,
+    now: &str,
+    next_poll_at: &str,
+) -> Result<bool> {
+    let Accepted {
+        remote_call_id,
+        remote_status,
+        remote_direction,
+        response,
+    } = *a;
+    let r = sqlx::query(
+        "UPDATE phone_calls SET status = 'remotely_queued', remote_call_id = ?, remote_status = ?, \
+         remote_direction = ?, remote_queue_response = ?, remote_error_message = NULL, remotely_queued_at = ?, \
+         updated_at = ?, next_poll_at = ? WHERE id = ? AND status = 'queued' AND dial_attempt_id = ?",
+    )
+    .bind(remote_call_id)
+    .bind(remote_status)
+    .bind(remote_direction)
+    .bind(response)
+    .bind(now)
+    .bind(now)
+    .bind(next_poll_at)
+    .bind(id)
+    .bind(attempt_id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The call could not be placed: `queued` -> `errored` with the reason.
+pub async fn mark_errored(
+    conn: &mut Conn,
+    id: i64,
+    attempt_id: &str,
+    message: &str,
+    now: &str,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE phone_calls SET status = 'errored', remote_error_message = ?, remotely_queued_at = ?, updated_at = ? \
+         WHERE id = ? AND status = 'queued' AND dial_attempt_id = ?",
+    )
+    .bind(message)
+    .bind(now)
+    .bind(now)
+    .bind(id)
+    .bind(attempt_id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Notes the latest dial problem without changing the state (rate limits, unknown outcome).
+pub async fn note_error(conn: &mut Conn, id: i64, message: &str, now: &str) -> Result<()> {
+    sqlx::query("UPDATE phone_calls SET remote_error_message = ?, updated_at = ? WHERE id = ?")
+        .bind(message)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Calls claimed for dialling whose attempt started before `before` and never resolved (a
+/// crash, or an unknown outcome): to be reconciled by asking the provider, never redialled.
+pub async fn unresolved_dials(conn: &mut Conn, before: &str, limit: i64) -> Result<Vec<PhoneCall>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {COLS}{FROM} AND pc.status = 'queued' AND pc.dial_attempt_id IS NOT NULL AND pc.dial_started_at < "
+    ));
+    qb.push_bind(before.to_string())
+        .push(" ORDER BY pc.id LIMIT ")
+        .push_bind(limit);
+    Ok(qb.build_query_as::<PhoneCall>().fetch_all(conn).await?)
+}
+
+/// Leases calls due for a status fetch: every `remote_fetch_queued` call, and calls in flight
+/// (`remotely_queued`, `in_progress`) whose `next_poll_at` has passed. The lease pushes
+/// `next_poll_at` to `lease_until`, so another process skips them meanwhile.
+pub async fn lease_for_poll(
+    conn: &mut Conn,
+    now: &str,
+    lease_until: &str,
+    limit: i64,
+) -> Result<Vec<PhoneCall>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "UPDATE phone_calls SET next_poll_at = ?2 WHERE id IN ( \
+           SELECT id FROM phone_calls WHERE remote_call_id IS NOT NULL AND ( \
+             (status = 'remote_fetch_queued' AND (next_poll_at IS NULL OR next_poll_at <= ?1)) OR \
+             (status IN ('remotely_queued', 'in_progress') AND next_poll_at IS NOT NULL AND next_poll_at <= ?1)) \
+           ORDER BY id LIMIT ?3) RETURNING id",
+    )
+    .bind(now)
+    .bind(lease_until)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(c) = get(conn, id).await? {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Applies a provider status (from a fetch or a webhook): sets `remote_status` and, when given,
+/// the response and the new local status. Conditional on the status read before, so a
+/// concurrent change wins and this one is re-evaluated by the caller.
+pub struct RemoteUpdate<'a> {
+    pub id: i64,
+    pub expected_status: &'a str,
+    pub new_status: &'a str,
+    pub remote_status: Option<&'a str>,
+    pub remote_response: Option<&'a str>,
+    pub remote_error_message: Option<Option<&'a str>>,
+    pub call_flow_logic: Option<&'a str>,
+    pub next_poll_at: Option<&'a str>,
+}
+
+pub async fn apply_remote(conn: &mut Conn, u: &RemoteUpdate<'_>, now: &str) -> Result<bool> {
+    let mut qb = QueryBuilder::<Sqlite>::new("UPDATE phone_calls SET status = ");
+    qb.push_bind(u.new_status.to_string());
+    qb.push(", updated_at = ").push_bind(now.to_string());
+    if let Some(rs) = u.remote_status {
+        qb.push(", remote_status = ").push_bind(rs.to_string());
+    }
+    if let Some(resp) = u.remote_response {
+        qb.push(", remote_response = ").push_bind(resp.to_string());
+    }
+    if let Some(msg) = u.remote_error_message {
+        qb.push(", remote_error_message = ")
+            .push_bind(msg.map(str::to_string));
+    }
+    if let Some(cfl) = u.call_flow_logic {
+        qb.push(", call_flow_logic = ").push_bind(cfl.to_string());
+    }
+    qb.push(", next_poll_at = ")
+        .push_bind(u.next_poll_at.map(str::to_string));
+    qb.push(" WHERE id = ")
+        .push_bind(u.id)
+        .push(" AND status = ")
+        .push_bind(u.expected_status.to_string());
+    Ok(qb.build().execute(conn).await?.rows_affected() == 1)
+}
+
+/// Counts by status (TUI and progress).
+pub async fn status_counts(conn: &mut Conn, callout_id: Option<i64>) -> Result<Vec<(String, i64)>> {
+    let mut qb = QueryBuilder::<Sqlite>::new("SELECT pc.status, count(*) FROM phone_calls pc");
+    if let Some(id) = callout_id {
+        qb.push(" JOIN callout_participations cp ON cp.id = pc.callout_participation_id WHERE cp.callout_id = ")
+            .push_bind(id);
+    }
+    qb.push(" GROUP BY pc.status ORDER BY pc.status");
+    Ok(qb.build_query_as::<(String, i64)>().fetch_all(conn).await?)
+}

@@ -4,6 +4,8 @@
 //! restarts a worker that panicked, with backoff.
 
 mod batch_runner;
+mod dialer;
+mod status_poller;
 
 use crate::service::Service;
 use std::future::Future;
@@ -17,6 +19,14 @@ pub fn spawn_all(service: &Service, cancel: CancellationToken) -> JoinSet<()> {
     let s = service.clone();
     set.spawn(supervise("batch_runner", cancel.clone(), move |c| {
         batch_runner::run(s.clone(), c)
+    }));
+    let s = service.clone();
+    set.spawn(supervise("dialer", cancel.clone(), move |c| {
+        dialer::run(s.clone(), c)
+    }));
+    let s = service.clone();
+    set.spawn(supervise("status_poller", cancel.clone(), move |c| {
+        status_poller::run(s.clone(), c)
     }));
     set
 }

@@ -1,0 +1,207 @@
+//! `/api/remote_phone_call_events`: the provider webhook (POST, signed, answers TwiML) and the
+//! JSON index/show/update of stored events, plus their nested indexes.
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::extract::{MAX_BODY, Params, path_id};
+use super::pagination::paginated;
+use super::respond::{no_content, ok};
+use crate::call_flow::twiml;
+use crate::domain::filter::Family;
+use crate::provider::signature;
+use crate::service::{EventParent, WebhookOutcome, WebhookRequest};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{OriginalUri, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/remote_phone_call_events", get(index).post(webhook))
+        .route(
+            "/api/remote_phone_call_events/{id}",
+            get(show).patch(update).put(update),
+        )
+        .route(
+            "/api/phone_calls/{id}/remote_phone_call_events",
+            get(of_call),
+        )
+        .route(
+            "/api/callout_participations/{id}/remote_phone_call_events",
+            get(of_participation),
+        )
+        .route(
+            "/api/callouts/{id}/remote_phone_call_events",
+            get(of_callout),
+        )
+        .route(
+            "/api/contacts/{id}/remote_phone_call_events",
+            get(of_contact),
+        )
+}
+
+async fn list(s: &AppState, parent: EventParent, p: &Params) -> ApiResult {
+    let paged = s
+        .service
+        .remote_phone_call_events(parent, &p.filter(Family::Event), p.page())
+        .await?;
+    Ok(paginated(p, paged))
+}
+
+async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
+    let parent = if let Some(id) = p.id("phone_call_id") {
+        EventParent::PhoneCall(id)
+    } else if let Some(id) = p.id("callout_participation_id") {
+        EventParent::Participation(id)
+    } else if let Some(id) = p.id("callout_id") {
+        EventParent::Callout(id)
+    } else if let Some(id) = p.id("contact_id") {
+        EventParent::Contact(id)
+    } else {
+        EventParent::All
+    };
+    list(&s, parent, &p).await
+}
+
+async fn of_call(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+    list(&s, EventParent::PhoneCall(path_id(&id)?), &p).await
+}
+
+async fn of_participation(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult {
+    list(&s, EventParent::Participation(path_id(&id)?), &p).await
+}
+
+async fn of_callout(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+    list(&s, EventParent::Callout(path_id(&id)?), &p).await
+}
+
+async fn of_contact(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+    list(&s, EventParent::Contact(path_id(&id)?), &p).await
+}
+
+async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    Ok(ok(&s
+        .service
+        .remote_phone_call_event(path_id(&id)?)
+        .await?))
+}
+
+async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+    s.service
+        .update_remote_phone_call_event(path_id(&id)?, p.object("metadata"), p.merge_mode())
+        .await?;
+    Ok(no_content())
+}
+
+fn xml(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml; charset=utf-8"),
+    );
+    r
+}
+
+fn forbidden() -> Response {
+    let mut r = (StatusCode::FORBIDDEN, "Twilio Request Validation Failed.").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// The URL the provider signed: `SCFM_PUBLIC_URL` + path and query when configured, else the
+/// URL rebuilt from the request (`X-Forwarded-Proto`, `Host`).
+fn signed_url(public: Option<&str>, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    let path_q = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string());
+    if let Some(base) = public {
+        return format!("{base}{path_q}");
+    }
+    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = h("x-forwarded-proto").unwrap_or("http");
+    let host = h("x-forwarded-host")
+        .or_else(|| h(header::HOST.as_str()))
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}{path_q}")
+}
+
+/// Provider voice requests and status callbacks. Signature first (403, nothing stored); then
+/// the service stores the event and answers TwiML. Internal faults answer an apology, never 500.
+async fn webhook(State(s): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let original = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map(|u| u.0.clone())
+        .unwrap_or(parts.uri.clone());
+    let Ok(bytes) = axum::body::to_bytes(Body::new(body), MAX_BODY).await else {
+        return ApiError::Status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
+    };
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|c| {
+            c.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+        .unwrap_or(false);
+    let body_pairs: Vec<(String, String)> = if is_form {
+        form_urlencoded::parse(&bytes).into_owned().collect()
+    } else {
+        Vec::new()
+    };
+    let dialing = s.service.dialing();
+    let Some(token) = dialing.auth_token.as_deref() else {
+        tracing::warn!("webhook refused: no provider auth token configured to check signatures");
+        return forbidden();
+    };
+    let url = signed_url(dialing.public_url.as_deref(), &parts.headers, &original);
+    let sig = parts
+        .headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok());
+    if !signature::validate(token, &url, &body_pairs, sig) {
+        tracing::warn!("webhook refused: bad or missing X-Twilio-Signature");
+        return forbidden();
+    }
+    let mut params = body_pairs;
+    if let Some(q) = original.query() {
+        params.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+    }
+    match s
+        .service
+        .handle_webhook(WebhookRequest { params, url })
+        .await
+    {
+        Ok(WebhookOutcome::Twiml(doc)) => xml(StatusCode::CREATED, doc),
+        Ok(WebhookOutcome::Invalid(messages)) => {
+            let mut body = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<errors>\n");
+            for m in messages {
+                body.push_str(&format!("  <error>{}</error>\n", xml_escape(&m)));
+            }
+            body.push_str("</errors>\n");
+            xml(StatusCode::UNPROCESSABLE_ENTITY, body)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "webhook failed; answering an apology");
+            xml(StatusCode::OK, twiml::apology())
+        }
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

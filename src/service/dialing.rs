@@ -1,0 +1,433 @@
+//! Placing calls and following them: claim a queued call (durable intent first), send one
+//! create request, record the SID; poll calls in flight; reconcile attempts whose outcome is
+//! unknown by asking the provider — never by dialling again.
+
+use super::{Result, Service, ServiceEvent};
+use crate::domain::status;
+use crate::domain::time::format_ts;
+use crate::provider::{self, CreateCall, Provider, ProviderError, RemoteCall, wire};
+use crate::store::{self, PhoneCall, phone_calls::RemoteUpdate};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything the service needs to dial; fixed at start-up.
+#[derive(Clone)]
+pub struct Dialing {
+    pub provider: Option<Arc<dyn Provider>>,
+    /// `twilio`, `somleng` or `simulator`.
+    pub provider_name: String,
+    /// Set when dialling must be refused locally; names the missing settings.
+    pub missing_credentials: Option<String>,
+    /// The provider's auth token, to check webhook signatures.
+    pub auth_token: Option<String>,
+    /// Public base URL scfm is reached at (signature URL and attempt tokens).
+    pub public_url: Option<String>,
+    pub poll_interval: Duration,
+    pub calls_per_second: f64,
+    /// How long an attempt with an unknown outcome is looked for at the provider before it is
+    /// given up as errored (longer than the provider's queueing delay).
+    pub unknown_outcome_grace: Duration,
+    /// How old an unresolved claim must be before reconciliation looks at it (a live dial in
+    /// another process takes at most the request timeout).
+    pub reconcile_after: Duration,
+}
+
+impl Default for Dialing {
+    fn default() -> Self {
+        Dialing {
+            provider: None,
+            provider_name: "none".into(),
+            missing_credentials: Some("no voice provider is configured".into()),
+            auth_token: None,
+            public_url: None,
+            poll_interval: Duration::from_secs(30),
+            calls_per_second: 1.0,
+            unknown_outcome_grace: Duration::from_secs(300),
+            reconcile_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Dialing {
+    pub fn simulated(&self) -> bool {
+        self.provider_name == "simulator"
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialOutcome {
+    /// The provider accepted the call; it is `remotely_queued`.
+    Accepted(i64),
+    /// The call ended `errored` (refused locally or by the provider).
+    Errored(i64),
+    /// The outcome is unknown; the call stays claimed until reconciliation resolves it.
+    Unknown(i64),
+}
+
+/// Query parameter carrying the attempt id in URLs that point back at scfm.
+pub const ATTEMPT_PARAM: &str = "scfm_attempt";
+
+fn chrono_dur(d: Duration) -> chrono::Duration {
+    chrono::Duration::milliseconds(d.as_millis().min(i64::MAX as u128) as i64)
+}
+
+/// The local status `complete` moves a call to (SCFM §9.3 with the §14.2 fix).
+pub fn completed_status(current: &str, remote_status: Option<&str>) -> String {
+    if let Some(to) = remote_status.and_then(status::status_for_remote) {
+        if status::PHONE_CALL_COMPLETABLE.contains(&current) {
+            return to.to_string();
+        }
+        return current.to_string();
+    }
+    if current == "remote_fetch_queued" {
+        "remotely_queued".into()
+    } else {
+        current.to_string()
+    }
+}
+
+impl Service {
+    fn next_poll(&self) -> String {
+        format_ts(self.clock().now() + chrono_dur(self.dialing().poll_interval))
+    }
+
+    /// Claims the next queued call for dialling, recording the attempt before anything is sent.
+    pub async fn claim_next_dial(&self) -> Result<Option<PhoneCall>> {
+        let attempt = new_attempt_id();
+        let mut conn = self.store().read().await?;
+        Ok(store::phone_calls::claim_for_dial(&mut conn, &attempt, &self.now()).await?)
+    }
+
+    async fn errored(&self, call: &PhoneCall, message: &str) -> Result<DialOutcome> {
+        let attempt = call.dial_attempt_id.as_deref().unwrap_or_default();
+        let mut conn = self.store().read().await?;
+        store::phone_calls::mark_errored(&mut conn, call.id, attempt, message, &self.now()).await?;
+        self.publish(ServiceEvent::PhoneCallChanged(call.id));
+        Ok(DialOutcome::Errored(call.id))
+    }
+
+    async fn accepted(&self, call: &PhoneCall, rc: &RemoteCall) -> Result<DialOutcome> {
+        let attempt = call.dial_attempt_id.as_deref().unwrap_or_default();
+        let response = rc.reduced().to_string();
+        let accepted = store::phone_calls::Accepted {
+            remote_call_id: &rc.sid,
+            remote_status: rc.status.as_deref(),
+            remote_direction: rc.direction.as_deref(),
+            response: &response,
+        };
+        let mut conn = self.store().read().await?;
+        store::phone_calls::mark_remotely_queued(
+            &mut conn,
+            call.id,
+            attempt,
+            &accepted,
+            &self.now(),
+            &self.next_poll(),
+        )
+        .await?;
+        self.publish(ServiceEvent::PhoneCallChanged(call.id));
+        self.wake().poller.notify_one();
+        Ok(DialOutcome::Accepted(call.id))
+    }
+
+    /// Builds the create request: `remote_request_params` in provider names, `To` = msisdn,
+    /// and the attempt id added to URLs that point back at scfm.
+    fn create_request(&self, call: &PhoneCall) -> std::result::Result<CreateCall, String> {
+        let mut params = wire::request_params_to_form(&call.remote_request_params, &call.msisdn)
+            .map_err(|e| e.to_string())?;
+        if let (Some(public), Some(attempt)) = (&self.dialing().public_url, &call.dial_attempt_id) {
+            for (name, value) in params.iter_mut() {
+                if (name == "Url" || name == "StatusCallback") && value.starts_with(public.as_str())
+                {
+                    let sep = if value.contains('?') { '&' } else { '?' };
+                    value.push_str(&format!("{sep}{ATTEMPT_PARAM}={attempt}"));
+                }
+            }
+        }
+        Ok(CreateCall { params })
+    }
+
+    /// Sends the one create request of a claimed call. Retries only what the provider certainly
+    /// did not process (not sent, 429); an unknown outcome is left for reconciliation.
+    pub async fn dial_claimed(&self, call: PhoneCall) -> Result<DialOutcome> {
+        let Some(provider) = self.dialing().provider.clone() else {
+            let why = self
+                .dialing()
+                .missing_credentials
+                .clone()
+                .unwrap_or_else(|| "no provider".into());
+            return self
+                .errored(
+                    &call,
+                    &format!("Unable to create record: {why} (no request was sent)"),
+                )
+                .await;
+        };
+        if let Some(why) = self.dialing().missing_credentials.clone() {
+            return self
+                .errored(
+                    &call,
+                    &format!("Unable to create record: {why} (no request was sent)"),
+                )
+                .await;
+        }
+        let req = match self.create_request(&call) {
+            Ok(r) => r,
+            Err(e) => {
+                return self
+                    .errored(&call, &format!("Unable to create record: {e}"))
+                    .await;
+            }
+        };
+        let mut backoff = Duration::from_millis(500);
+        for attempt in 0..6 {
+            match provider.create_call(&req).await {
+                Ok(rc) => return self.accepted(&call, &rc).await,
+                Err(e) if e.is_retryable_for_create() && attempt < 5 => {
+                    let wait = match &e {
+                        ProviderError::RateLimited {
+                            retry_after: Some(d),
+                            ..
+                        } => *d,
+                        _ => backoff,
+                    };
+                    tracing::warn!(phone_call_id = call.id, error = %e, "create not processed; retrying in {:?}", wait);
+                    tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+                Err(e @ ProviderError::Unknown { .. }) => {
+                    tracing::warn!(phone_call_id = call.id, error = %e, "create outcome unknown; will reconcile, never redial");
+                    let msg = format!(
+                        "{} (outcome unknown; reconciling with the provider)",
+                        provider::create_error_text(&e)
+                    );
+                    let mut conn = self.store().read().await?;
+                    store::phone_calls::note_error(&mut conn, call.id, &msg, &self.now()).await?;
+                    self.publish(ServiceEvent::PhoneCallChanged(call.id));
+                    return Ok(DialOutcome::Unknown(call.id));
+                }
+                Err(e) => {
+                    if matches!(e, ProviderError::Unauthorized { .. }) {
+                        tracing::error!(error = %e, "provider refused our credentials; check the account SID and auth token");
+                    }
+                    return self.errored(&call, &provider::create_error_text(&e)).await;
+                }
+            }
+        }
+        self.errored(
+            &call,
+            "Unable to create record: the provider kept refusing the request",
+        )
+        .await
+    }
+
+    /// Resolves claimed attempts that never finished (crash, unknown outcome): adopt the call the
+    /// provider has for that number and time, or give up as errored after the grace period.
+    /// Returns how many calls were resolved.
+    pub async fn reconcile_dials(&self) -> Result<usize> {
+        let now = self.clock().now();
+        let before = format_ts(now - chrono_dur(self.dialing().reconcile_after));
+        let calls = {
+            let mut conn = self.store().read().await?;
+            store::phone_calls::unresolved_dials(&mut conn, &before, 50).await?
+        };
+        let mut resolved = 0;
+        for call in calls {
+            let started = call
+                .dial_started_at
+                .as_deref()
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or(now);
+            let Some(provider) = self.dialing().provider.clone() else {
+                self.errored(&call, "Unable to create record: dial interrupted and no provider to ask; not redialled")
+                    .await?;
+                resolved += 1;
+                continue;
+            };
+            let since = started - chrono::Duration::minutes(5);
+            let candidates = match provider.list_calls(&call.msisdn, since).await {
+                Ok(list) => list,
+                Err(e) => {
+                    tracing::warn!(phone_call_id = call.id, error = %e, "reconciliation list failed; will retry");
+                    continue;
+                }
+            };
+            let mut unlinked = Vec::new();
+            {
+                let mut conn = self.store().read().await?;
+                for rc in candidates {
+                    if store::phone_calls::by_remote_call_id(&mut conn, &rc.sid)
+                        .await?
+                        .is_none()
+                    {
+                        unlinked.push(rc);
+                    }
+                }
+            }
+            match unlinked.len() {
+                1 => {
+                    tracing::info!(
+                        phone_call_id = call.id,
+                        "reconciled an unknown dial outcome with the provider's call"
+                    );
+                    self.accepted(&call, &unlinked[0]).await?;
+                    resolved += 1;
+                }
+                0 if now - started > chrono_dur(self.dialing().unknown_outcome_grace) => {
+                    self.errored(
+                        &call,
+                        "Unable to create record: provider outcome unknown and no matching call found; not redialled",
+                    )
+                    .await?;
+                    resolved += 1;
+                }
+                0 => {}
+                n => {
+                    self.errored(
+                        &call,
+                        &format!("Unable to create record: outcome unknown and {n} candidate calls at the provider; check them by hand, not redialled"),
+                    )
+                    .await?;
+                    resolved += 1;
+                }
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// Fetches every call due for a status check; returns how many were fetched.
+    pub async fn poll_due(&self) -> Result<usize> {
+        let Some(provider) = self.dialing().provider.clone() else {
+            return Ok(0);
+        };
+        let now = self.clock().now();
+        let lease =
+            format_ts(now + chrono_dur(self.dialing().poll_interval.max(Duration::from_secs(30))));
+        let calls = {
+            let mut conn = self.store().read().await?;
+            store::phone_calls::lease_for_poll(&mut conn, &format_ts(now), &lease, 100).await?
+        };
+        let n = calls.len();
+        for call in calls {
+            let Some(sid) = call.remote_call_id.clone() else {
+                continue;
+            };
+            let result = provider.fetch_call(&sid).await;
+            self.apply_fetch(&call, result).await?;
+        }
+        Ok(n)
+    }
+
+    async fn apply_fetch(
+        &self,
+        call: &PhoneCall,
+        result: std::result::Result<RemoteCall, ProviderError>,
+    ) -> Result<()> {
+        let mut conn = self.store().read().await?;
+        let now = self.now();
+        match result {
+            Ok(rc) => {
+                let new_status = completed_status(&call.status, rc.status.as_deref());
+                let terminal = status::PHONE_CALL_TERMINAL.contains(&new_status.as_str());
+                let next = if terminal {
+                    None
+                } else {
+                    Some(self.next_poll())
+                };
+                let response = rc.reduced().to_string();
+                // Never move remote_status backwards (a late poll after a final webhook).
+                let keep_remote = call
+                    .remote_status
+                    .as_deref()
+                    .map(|cur| {
+                        status::remote_status_rank(cur)
+                            > rc.status
+                                .as_deref()
+                                .map(status::remote_status_rank)
+                                .unwrap_or(0)
+                    })
+                    .unwrap_or(false);
+                let u = RemoteUpdate {
+                    id: call.id,
+                    expected_status: &call.status,
+                    new_status: &new_status,
+                    remote_status: if keep_remote {
+                        None
+                    } else {
+                        rc.status.as_deref()
+                    },
+                    remote_response: Some(&response),
+                    remote_error_message: None,
+                    call_flow_logic: None,
+                    next_poll_at: next.as_deref(),
+                };
+                store::phone_calls::apply_remote(&mut conn, &u, &now).await?;
+            }
+            Err(e) => {
+                let text = provider::fetch_error_text(&e);
+                let new_status = completed_status(&call.status, None);
+                // Retry later when the GET may succeed; a refused fetch (404, 401) stops polling.
+                let next = if e.is_retryable_for_fetch() {
+                    Some(self.next_poll())
+                } else {
+                    None
+                };
+                tracing::warn!(phone_call_id = call.id, error = %e, "status fetch failed");
+                let u = RemoteUpdate {
+                    id: call.id,
+                    expected_status: &call.status,
+                    new_status: &new_status,
+                    remote_status: None,
+                    remote_response: None,
+                    remote_error_message: Some(Some(&text)),
+                    call_flow_logic: None,
+                    next_poll_at: next.as_deref(),
+                };
+                store::phone_calls::apply_remote(&mut conn, &u, &now).await?;
+            }
+        }
+        self.publish(ServiceEvent::PhoneCallChanged(call.id));
+        Ok(())
+    }
+}
+
+fn new_attempt_id() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::completed_status;
+
+    #[test]
+    fn complete_rules() {
+        assert_eq!(
+            completed_status("remote_fetch_queued", Some("completed")),
+            "completed"
+        );
+        assert_eq!(
+            completed_status("remote_fetch_queued", Some("queued")),
+            "remotely_queued"
+        );
+        assert_eq!(
+            completed_status("remote_fetch_queued", None),
+            "remotely_queued"
+        );
+        assert_eq!(
+            completed_status("in_progress", Some("ringing")),
+            "in_progress"
+        );
+        assert_eq!(completed_status("completed", Some("ringing")), "completed");
+        assert_eq!(
+            completed_status("created", Some("in-progress")),
+            "in_progress"
+        );
+        assert_eq!(
+            completed_status("remotely_queued", Some("no-answer")),
+            "not_answered"
+        );
+    }
+}

@@ -1,0 +1,353 @@
+//! Provider webhooks (`POST /api/remote_phone_call_events`) and the events they leave. A
+//! webhook is stored once as an event, moves its call through the state machine (never
+//! backwards), creates an inbound call and contact for an unknown caller, and answers TwiML from
+//! the call flow logic. Status callbacks never advance a flow.
+
+use super::contacts::check_filter_size;
+use super::dialing::completed_status;
+use super::{Error, Result, Service, ServiceEvent, as_map, json_text};
+use crate::call_flow::{self, avf, twiml};
+use crate::domain::filter::Filter;
+use crate::domain::metadata::{self, MergeMode};
+use crate::domain::{Msisdn, status};
+use crate::store::{self, Page, Paged, PhoneCall, RemotePhoneCallEvent, StoreError, events::Scope};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventParent {
+    All,
+    PhoneCall(i64),
+    Participation(i64),
+    Callout(i64),
+    Contact(i64),
+}
+
+/// What the webhook answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// 201 with this TwiML.
+    Twiml(String),
+    /// 422 with these full messages (SCFM §12.6).
+    Invalid(Vec<String>),
+}
+
+/// Provider request: every parameter (body then query) in received order, and the URL it was
+/// sent to (used for `<Redirect>` back to the same place).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookRequest {
+    pub params: Vec<(String, String)>,
+    pub url: String,
+}
+
+fn is_status_callback(details: &Map<String, Value>) -> bool {
+    let get = |k: &str| details.get(k).and_then(Value::as_str).unwrap_or("");
+    !get("CallbackSource").is_empty()
+        || !get("CallDuration").is_empty()
+        || matches!(
+            get("CallStatus"),
+            "completed" | "busy" | "no-answer" | "failed" | "canceled"
+        )
+}
+
+impl Service {
+    pub async fn handle_webhook(&self, req: WebhookRequest) -> Result<WebhookOutcome> {
+        let mut details = Map::new();
+        for (k, v) in &req.params {
+            if k != "format" {
+                details.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+        let get = |k: &str| {
+            details
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .filter(|s| !s.is_empty())
+        };
+        let call_sid = get("CallSid");
+        let direction = get("Direction");
+        let attempt = get(super::dialing::ATTEMPT_PARAM);
+        let now = self.now();
+        let mut tx = self.store().write().await?;
+
+        // 1. The call: by CallSid (never by a null id), else by the attempt token of a dial whose
+        //    create response was lost, else a new inbound call.
+        let mut call: Option<PhoneCall> = match &call_sid {
+            Some(sid) => store::phone_calls::by_remote_call_id(&mut tx, sid).await?,
+            None => None,
+        };
+        if call.is_none() {
+            if let (Some(att), Some(sid)) = (&attempt, &call_sid) {
+                if let Some(c) = store::phone_calls::by_dial_attempt(&mut tx, att).await? {
+                    if c.remote_call_id.is_none() && c.status == "queued" {
+                        let accepted = store::phone_calls::Accepted {
+                            remote_call_id: sid,
+                            remote_status: None,
+                            remote_direction: direction.as_deref(),
+                            response: "{}",
+                        };
+                        store::phone_calls::mark_remotely_queued(
+                            &mut tx, c.id, att, &accepted, &now, &now,
+                        )
+                        .await?;
+                        call = store::phone_calls::get(&mut tx, c.id).await?;
+                    }
+                }
+            }
+        }
+        let mut errors = Vec::new();
+        if call.is_none() {
+            if direction.as_deref() == Some("inbound") && call_sid.is_some() {
+                call = Some(self.new_inbound_call(&mut tx, &details, &now).await?);
+            } else {
+                errors.push("Phone call is invalid".to_string());
+            }
+        }
+        if call_sid.is_none() {
+            errors.push("Remote call can't be blank".into());
+        }
+        if direction.is_none() {
+            errors.push("Remote direction can't be blank".into());
+        }
+        let (Some(call), true) = (call, errors.is_empty()) else {
+            return Ok(WebhookOutcome::Invalid(errors));
+        };
+
+        // 2. Logic for this event.
+        let effective = if call.callout_participation_id.is_some() {
+            call.call_flow_logic.clone()
+        } else {
+            None
+        };
+        let logic = self.registry().resolve(effective.as_deref());
+
+        // 3. Store the event once (a duplicate delivery changes nothing).
+        let details_text = json_text(&details);
+        let duplicate = store::events::duplicate(&mut tx, call.id, &details_text).await?;
+        if !duplicate {
+            let e = store::events::NewEvent {
+                phone_call_id: call.id,
+                details: &details_text,
+                remote_call_id: call_sid.as_deref().unwrap_or_default(),
+                remote_direction: direction.as_deref().unwrap_or_default(),
+                call_flow_logic: &logic,
+            };
+            store::events::insert(&mut tx, &e, &now).await?;
+            // 4. Complete the call from CallStatus, never moving it backwards.
+            let incoming = get("CallStatus");
+            let keep = match (&call.remote_status, &incoming) {
+                (Some(cur), Some(new)) => {
+                    status::remote_status_rank(cur) > status::remote_status_rank(new)
+                }
+                _ => false,
+            };
+            let remote_status = if keep {
+                call.remote_status.clone()
+            } else {
+                incoming.clone().or(call.remote_status.clone())
+            };
+            let new_status = completed_status(&call.status, remote_status.as_deref());
+            let terminal = status::PHONE_CALL_TERMINAL.contains(&new_status.as_str());
+            let next_poll = if terminal { None } else { Some(now.clone()) };
+            let u = store::phone_calls::RemoteUpdate {
+                id: call.id,
+                expected_status: &call.status,
+                new_status: &new_status,
+                remote_status: remote_status.as_deref(),
+                remote_response: None,
+                remote_error_message: None,
+                call_flow_logic: Some(&logic),
+                // In-flight calls keep being polled as a safety net; the poller's next fetch
+                // is due at once after a webhook only if the call had none scheduled.
+                next_poll_at: next_poll.as_deref().filter(|_| false),
+            };
+            if !store::phone_calls::apply_remote(&mut tx, &u, &now).await? {
+                tracing::debug!(
+                    phone_call_id = call.id,
+                    "call changed concurrently; webhook event stored only"
+                );
+            }
+        }
+
+        // 5. The flow (voice requests only) and its TwiML.
+        let body = if is_status_callback(&details) {
+            twiml::render(&[])
+        } else if let Some(survey) = avf::survey(&logic) {
+            self.step_survey(
+                &mut tx,
+                &call,
+                &logic,
+                survey,
+                get("Digits").as_deref(),
+                !duplicate,
+                &req.url,
+            )
+            .await?
+        } else if logic == crate::domain::call_flow::APPLICATION {
+            call_flow::application()
+        } else {
+            call_flow::no_response()
+        };
+        tx.commit().await.map_err(StoreError::from)?;
+        self.publish(ServiceEvent::PhoneCallChanged(call.id));
+        Ok(WebhookOutcome::Twiml(body))
+    }
+
+    async fn new_inbound_call(
+        &self,
+        tx: &mut store::Conn,
+        details: &Map<String, Value>,
+        now: &str,
+    ) -> Result<PhoneCall> {
+        let get = |k: &str| {
+            details
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let msisdn = Msisdn::parse(&get("From"))
+            .map_err(|_| Error::invalid("msisdn", "is an invalid number"))?;
+        let contact = match store::contacts::by_msisdn(tx, msisdn.as_str()).await? {
+            Some(c) => c,
+            None => store::contacts::insert(tx, msisdn.as_str(), "{}", now).await?,
+        };
+        let sid = get("CallSid");
+        let new = store::phone_calls::NewPhoneCall {
+            callout_participation_id: None,
+            contact_id: contact.id,
+            msisdn: msisdn.as_str(),
+            status: "created",
+            remote_call_id: Some(&sid),
+            remote_status: None,
+            remote_direction: Some("inbound"),
+            call_flow_logic: None,
+            metadata: "{}",
+            remote_request_params: "{}",
+        };
+        let id = store::phone_calls::insert(tx, &new, now).await?;
+        self.publish(ServiceEvent::ContactsChanged);
+        store::phone_calls::get(tx, id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// One step of an AVF survey; state lives on the contact (`call_flow_data.<logic>`).
+    #[allow(clippy::too_many_arguments)]
+    async fn step_survey(
+        &self,
+        tx: &mut store::Conn,
+        call: &PhoneCall,
+        logic: &str,
+        survey: avf::Survey,
+        digits: Option<&str>,
+        advance: bool,
+        url: &str,
+    ) -> Result<String> {
+        let contact = store::contacts::get(tx, call.contact_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let meta = as_map(&contact.metadata);
+        let flow_data = meta
+            .get("call_flow_data")
+            .and_then(|v| v.get(logic))
+            .cloned();
+        let state = flow_data
+            .as_ref()
+            .and_then(|v| v.get("status"))
+            .and_then(Value::as_str)
+            .unwrap_or("initialized")
+            .to_string();
+        let next = if advance {
+            survey.step(&state, digits)
+        } else {
+            state.clone()
+        };
+        let changed = next != state;
+        if changed {
+            let mut data = flow_data
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default();
+            data.insert("status".into(), Value::String(next.clone()));
+            data.insert(format!("transitioned_to_{next}_by"), Value::from(call.id));
+            let mut logic_map = Map::new();
+            logic_map.insert(logic.to_string(), Value::Object(data));
+            let mut patch = Map::new();
+            patch.insert("call_flow_data".into(), Value::Object(logic_map));
+            let merged = metadata::apply(&meta, patch, MergeMode::DeepMerge);
+            store::contacts::update(
+                tx,
+                contact.id,
+                &contact.msisdn,
+                &json_text(&merged),
+                &self.now(),
+            )
+            .await?;
+        }
+        Ok(twiml::render(&survey.twiml(&next, changed, url)))
+    }
+
+    pub async fn remote_phone_call_events(
+        &self,
+        parent: EventParent,
+        filter: &Filter,
+        page: Page,
+    ) -> Result<Paged<RemotePhoneCallEvent>> {
+        check_filter_size(filter)?;
+        let mut conn = self.store().read().await?;
+        let scope = match parent {
+            EventParent::All => Scope::All,
+            EventParent::PhoneCall(id) => {
+                store::phone_calls::get(&mut conn, id)
+                    .await?
+                    .ok_or(Error::NotFound)?;
+                Scope::PhoneCall(id)
+            }
+            EventParent::Participation(id) => {
+                store::participations::get(&mut conn, id)
+                    .await?
+                    .ok_or(Error::NotFound)?;
+                Scope::Participation(id)
+            }
+            EventParent::Callout(id) => {
+                if !store::callouts::exists(&mut conn, id).await? {
+                    return Err(Error::NotFound);
+                }
+                Scope::Callout(id)
+            }
+            EventParent::Contact(id) => {
+                store::contacts::get(&mut conn, id)
+                    .await?
+                    .ok_or(Error::NotFound)?;
+                Scope::Contact(id)
+            }
+        };
+        Ok(store::events::list(&mut conn, scope, filter, page).await?)
+    }
+
+    pub async fn remote_phone_call_event(&self, id: i64) -> Result<RemotePhoneCallEvent> {
+        let mut conn = self.store().read().await?;
+        store::events::get(&mut conn, id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    pub async fn update_remote_phone_call_event(
+        &self,
+        id: i64,
+        metadata_in: Option<Map<String, Value>>,
+        mode: MergeMode,
+    ) -> Result<()> {
+        let mut tx = self.store().write().await?;
+        let e = store::events::get(&mut tx, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let meta = match metadata_in {
+            Some(new) => metadata::apply(&as_map(&e.metadata), new, mode),
+            None => as_map(&e.metadata),
+        };
+        store::events::update_metadata(&mut tx, id, &json_text(&meta), &self.now()).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! Remote phone call events (what providers posted to the webhook).
+
+use super::filter::push_filter;
+use super::{Conn, Page, Paged, RemotePhoneCallEvent, Result};
+use crate::domain::filter::Filter;
+use sqlx::{QueryBuilder, Sqlite};
+
+const COLS: &str = "e.id, e.phone_call_id, e.details, e.metadata, e.remote_call_id, e.remote_direction, \
+    e.call_flow_logic, e.created_at, e.updated_at";
+const FROM: &str = " FROM remote_phone_call_events e JOIN phone_calls pc ON pc.id = e.phone_call_id \
+    LEFT JOIN callout_participations cp ON cp.id = pc.callout_participation_id WHERE 1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    PhoneCall(i64),
+    Participation(i64),
+    Callout(i64),
+    Contact(i64),
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    scope: Scope,
+    filter: &Filter,
+    page: Page,
+) -> Result<Paged<RemotePhoneCallEvent>> {
+    let build = |select: &str| {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {select}{FROM}"));
+        match scope {
+            Scope::All => {}
+            Scope::PhoneCall(id) => {
+                qb.push(" AND e.phone_call_id = ").push_bind(id);
+            }
+            Scope::Participation(id) => {
+                qb.push(" AND pc.callout_participation_id = ").push_bind(id);
+            }
+            Scope::Callout(id) => {
+                qb.push(" AND cp.callout_id = ").push_bind(id);
+            }
+            Scope::Contact(id) => {
+                qb.push(" AND pc.contact_id = ").push_bind(id);
+            }
+        }
+        push_filter(&mut qb, "e", filter);
+        qb
+    };
+    let total: i64 = build("count(*)")
+        .build_query_scalar()
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut qb = build(COLS);
+    qb.push(" ORDER BY e.id LIMIT ")
+        .push_bind(page.per_page)
+        .push(" OFFSET ")
+        .push_bind(page.offset());
+    let items = qb
+        .build_query_as::<RemotePhoneCallEvent>()
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(Paged { items, total, page })
+}
+
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<RemotePhoneCallEvent>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND e.id = "));
+    qb.push_bind(id);
+    Ok(qb
+        .build_query_as::<RemotePhoneCallEvent>()
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub struct NewEvent<'a> {
+    pub phone_call_id: i64,
+    pub details: &'a str,
+    pub remote_call_id: &'a str,
+    pub remote_direction: &'a str,
+    pub call_flow_logic: &'a str,
+}
+
+pub async fn insert(conn: &mut Conn, e: &NewEvent<'_>, now: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO remote_phone_call_events (phone_call_id, details, metadata, remote_call_id, remote_direction, \
+         call_flow_logic, created_at, updated_at) VALUES (?, ?, '{}', ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(e.phone_call_id)
+    .bind(e.details)
+    .bind(e.remote_call_id)
+    .bind(e.remote_direction)
+    .bind(e.call_flow_logic)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Whether an event with exactly these details was already stored for the call (a replayed
+/// or duplicated webhook delivery).
+pub async fn duplicate(conn: &mut Conn, phone_call_id: i64, details: &str) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM remote_phone_call_events WHERE phone_call_id = ? AND details = ?)",
+    )
+    .bind(phone_call_id)
+    .bind(details)
+    .fetch_one(conn)
+    .await?;
+    Ok(n != 0)
+}
+
+pub async fn update_metadata(conn: &mut Conn, id: i64, metadata: &str, now: &str) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE remote_phone_call_events SET metadata = ?, updated_at = ? WHERE id = ?",
+    )
+    .bind(metadata)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
