@@ -103,7 +103,8 @@ pub fn dialing(config: &Config) -> anyhow::Result<Dialing> {
         public_url: config.public_url.clone(),
         poll_interval: p.poll_interval,
         calls_per_second: p.calls_per_second,
-        ..Dialing::default()
+        reconcile_after: p.reconcile_after,
+        unknown_outcome_grace: p.unknown_outcome_grace,
     })
 }
 

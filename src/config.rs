@@ -23,6 +23,10 @@ pub struct ProviderSettings {
     pub poll_interval: Duration,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// How old an unresolved dial claim must be before reconciliation asks the provider.
+    pub reconcile_after: Duration,
+    /// How long an unknown dial outcome is looked for before the call is given up as errored.
+    pub unknown_outcome_grace: Duration,
 }
 
 impl std::fmt::Debug for ProviderSettings {
@@ -152,6 +156,8 @@ impl Config {
                 poll_interval: Duration::from_secs(c.poll_interval.max(1)),
                 connect_timeout: Duration::from_secs(5),
                 request_timeout: Duration::from_secs(20),
+                reconcile_after: Duration::from_secs(60),
+                unknown_outcome_grace: Duration::from_secs(300),
             },
             registry: Registry::new(&requested, c.default_call_flow_logic.as_deref()),
         })
@@ -180,6 +186,8 @@ impl Config {
                 poll_interval: Duration::from_secs(1),
                 connect_timeout: Duration::from_secs(2),
                 request_timeout: Duration::from_secs(5),
+                reconcile_after: Duration::from_secs(10),
+                unknown_outcome_grace: Duration::from_secs(30),
             },
             registry: Registry::default(),
         }

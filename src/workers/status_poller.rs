@@ -12,7 +12,11 @@ pub async fn run(service: Service, cancel: CancellationToken) {
         .poll_interval
         .min(Duration::from_secs(5))
         .max(Duration::from_millis(200));
-    let mut reconcile = tokio::time::interval(Duration::from_secs(15));
+    let every = service
+        .dialing()
+        .reconcile_after
+        .clamp(Duration::from_millis(100), Duration::from_secs(15));
+    let mut reconcile = tokio::time::interval(every);
     loop {
         match service.poll_due().await {
             Ok(n) if n > 0 => continue,

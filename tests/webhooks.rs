@@ -1,0 +1,354 @@
+//! The provider webhook: signatures (fail closed), events stored once, calls never moved
+//! backwards, inbound callers, call flow TwiML, and a full outbound call where the fake provider
+//! fetches TwiML and posts status callbacks to the real server.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use scfm::provider::signature;
+use serde_json::Value;
+use std::time::Duration;
+use support::fake_provider::{FakeConfig, FakeProvider};
+use support::{TestServer, header};
+
+const TOKEN: &str = "scfm-test-auth-token";
+
+async fn server() -> TestServer {
+    TestServer::start_with(|c| {
+        c.provider.account_sid = Some("AC00000000000000000000000000000001".into());
+        c.provider.auth_token = Some(TOKEN.into());
+        c.registry = scfm::domain::call_flow::Registry::new(
+            &["CallFlowLogic::OutcomeMonitoring".into()],
+            None,
+        );
+    })
+    .await
+}
+
+/// POSTs a webhook signed over the URL the server sees; `token` None sends no signature.
+async fn post(s: &TestServer, params: &[(&str, &str)], token: Option<&str>) -> reqwest::Response {
+    let url = s.url("/api/remote_phone_call_events");
+    let pairs: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    let mut req = s
+        .http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(t) = token {
+        req = req.header("x-twilio-signature", signature::compute(t, &url, &pairs));
+    }
+    req.send().await.unwrap()
+}
+
+async fn total(s: &TestServer, path: &str) -> String {
+    header(&s.get(path).send().await.unwrap(), "total")
+}
+
+fn inbound<'a>(sid: &'a str, status: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("AccountSid", "AC00000000000000000000000000000001"),
+        ("CallSid", sid),
+        ("CallStatus", status),
+        ("Direction", "inbound"),
+        ("From", "+85510202101"),
+        ("To", "+85512345678"),
+        ("ApiVersion", "2010-04-01"),
+    ]
+}
+
+#[tokio::test]
+async fn signatures_fail_closed_and_store_nothing() {
+    let s = server().await;
+    let params = inbound("CAin1", "ringing");
+    let r = post(&s, &params, None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.text().await.unwrap(), "Twilio Request Validation Failed.");
+    assert_eq!(post(&s, &params, Some("wrong-token")).await.status(), 403);
+    // Signed, then one value altered in transit (replayed with altered params).
+    let url = s.url("/api/remote_phone_call_events");
+    let pairs: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sig = signature::compute(TOKEN, &url, &pairs);
+    let altered = "AccountSid=AC00000000000000000000000000000001&CallSid=CAin1&CallStatus=completed&Direction=inbound&From=%2B85510202101&To=%2B85512345678&ApiVersion=2010-04-01";
+    let r = s
+        .http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sig)
+        .body(altered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(total(&s, "/api/remote_phone_call_events").await, "0");
+    assert_eq!(total(&s, "/api/phone_calls").await, "0");
+    // Behind a tunnel: the signature covers the public URL.
+    let s = s
+        .restart_with(|c| c.public_url = Some("https://abc.example.org".into()))
+        .await;
+    let public = "https://abc.example.org/api/remote_phone_call_events";
+    let r = s
+        .http
+        .post(s.url("/api/remote_phone_call_events"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "x-twilio-signature",
+            signature::compute(TOKEN, public, &pairs),
+        )
+        .body(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&pairs)
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn inbound_caller_duplicates_and_out_of_order() {
+    let s = server().await;
+    let r = post(&s, &inbound("CAin1", "ringing"), Some(TOKEN)).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(header(&r, "content-type"), "application/xml; charset=utf-8");
+    assert_eq!(
+        r.text().await.unwrap(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Thanks for trying our documentation. Enjoy!</Say><Play>http://demo.twilio.com/docs/classic.mp3</Play></Response>"
+    );
+    let contacts: Value = s
+        .get("/api/contacts")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(contacts[0]["msisdn"], "+85510202101");
+    let call: Value = s
+        .get("/api/phone_calls/1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(call["status"], "in_progress");
+    assert_eq!(call["remote_direction"], "inbound");
+    assert_eq!(call["callout_participation_id"], Value::Null);
+    assert_eq!(call["call_flow_logic"], "CallFlowLogic::Application");
+
+    // Final callback, then the same callback again, then a late `ringing`.
+    let mut done = inbound("CAin1", "completed");
+    done.push(("CallDuration", "12"));
+    done.push(("CallbackSource", "call-progress-events"));
+    assert_eq!(post(&s, &done, Some(TOKEN)).await.status(), 201);
+    assert_eq!(post(&s, &done, Some(TOKEN)).await.status(), 201);
+    let mut late = inbound("CAin1", "ringing");
+    late.push(("SequenceNumber", "1"));
+    assert_eq!(post(&s, &late, Some(TOKEN)).await.status(), 201);
+    let call: Value = s
+        .get("/api/phone_calls/1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(call["status"], "completed");
+    assert_eq!(call["remote_status"], "completed");
+    assert_eq!(
+        total(&s, "/api/remote_phone_call_events").await,
+        "3",
+        "duplicate stored once"
+    );
+    assert_eq!(
+        total(&s, "/api/phone_calls/1/remote_phone_call_events").await,
+        "3"
+    );
+    let ev: Value = s
+        .get("/api/remote_phone_call_events/1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ev["details"]["CallSid"], "CAin1");
+    assert_eq!(ev["remote_direction"], "inbound");
+    // A second call from the same number reuses the contact.
+    assert_eq!(
+        post(&s, &inbound("CAin2", "ringing"), Some(TOKEN))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(total(&s, "/api/contacts").await, "1");
+    // Event metadata can be updated; events cannot be deleted.
+    let r = s
+        .patch_form("/api/remote_phone_call_events/1", "metadata[seen]=yes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        s.delete("/api/remote_phone_call_events/1")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_webhook_answers_xml_errors() {
+    let s = server().await;
+    let r = post(&s, &[("CallSid", "CAx")], Some(TOKEN)).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<errors>\n  <error>Phone call is invalid</error>\n  <error>Remote direction can't be blank</error>\n</errors>\n"
+    );
+    // `.json` on the webhook is refused, `.xml` accepted.
+    let r = s
+        .http
+        .post(s.url("/api/remote_phone_call_events.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 406);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn outcome_monitoring_survey_steps_on_voice_requests_only() {
+    let s = server().await;
+    // An inbound caller on a contact whose calls run the survey: register the logic as default.
+    let s = s
+        .restart_with(|c| {
+            c.registry = scfm::domain::call_flow::Registry::new(
+                &["CallFlowLogic::OutcomeMonitoring".into()],
+                Some("CallFlowLogic::OutcomeMonitoring"),
+            )
+        })
+        .await;
+    let step = |digits: Option<&'static str>| {
+        let mut p = inbound("CAsurvey", "in-progress");
+        if let Some(d) = digits {
+            p.push(("Digits", d));
+        }
+        p
+    };
+    let body = post(&s, &step(None), Some(TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("playing_introduction.wav</Play><Redirect>"),
+        "{body}"
+    );
+    let body = post(&s, &step(Some("")), Some(TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("<Gather numDigits=\"1\"><Play>"), "{body}");
+    assert!(body.contains("gathering_received_transfer.wav"), "{body}");
+    // A status callback does not advance the flow.
+    let mut cb = inbound("CAsurvey", "in-progress");
+    cb.push(("CallbackSource", "call-progress-events"));
+    post(&s, &cb, Some(TOKEN)).await;
+    let body = post(&s, &step(Some("1")), Some(TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("gathering_received_transfer_amount.wav") && body.contains("numDigits=\"3\""),
+        "{body}"
+    );
+    let contact: Value = s
+        .get("/api/contacts/1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        contact["metadata"]["call_flow_data"]["CallFlowLogic::OutcomeMonitoring"]["status"],
+        "gathering_received_transfer_amount"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn fake_provider_drives_a_real_call_through_the_webhook() {
+    let fake = FakeProvider::start(FakeConfig::twilio()).await;
+    let s = TestServer::start_with(|c| {
+        c.provider.account_sid = Some(fake.account_sid());
+        c.provider.auth_token = Some(fake.auth_token());
+        c.provider.base_url = fake.base_url();
+        c.provider.poll_interval = Duration::from_secs(600);
+    })
+    .await;
+    s.post_form("/api/contacts", "msisdn=%2B85512345678")
+        .send()
+        .await
+        .unwrap();
+    s.post_form("/api/callouts", "").send().await.unwrap();
+    s.post_form("/api/callouts/1/callout_participations", "contact_id=1")
+        .send()
+        .await
+        .unwrap();
+    let hook = s.url("/api/remote_phone_call_events");
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("remote_request_params[from]", "+85510999999")
+        .append_pair("remote_request_params[url]", &hook)
+        .append_pair("remote_request_params[status_callback]", &hook)
+        .append_pair("remote_request_params[status_callback_event][]", "ringing")
+        .append_pair(
+            "remote_request_params[status_callback_event][]",
+            "completed",
+        )
+        .finish();
+    let r = s
+        .post_form("/api/callout_participations/1/phone_calls", &body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    s.post_form("/api/phone_calls/1/phone_call_events", "event=queue")
+        .send()
+        .await
+        .unwrap();
+    let v = s
+        .wait_for("/api/phone_calls/1", |v| v["status"] == "completed")
+        .await;
+    assert_eq!(v["remote_status"], "completed");
+    let hooks = fake.webhooks();
+    assert!(!hooks.is_empty());
+    assert!(
+        hooks.iter().all(|h| format!("{h:?}").contains("201")),
+        "{hooks:?}"
+    );
+    let events: u64 = total(&s, "/api/phone_calls/1/remote_phone_call_events")
+        .await
+        .parse()
+        .unwrap();
+    assert!(events >= 2, "voice request and callbacks stored: {events}");
+    s.stop().await;
+}
