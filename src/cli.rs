@@ -21,6 +21,20 @@ pub struct Cli {
 pub enum Command {
     /// Run headless: the HTTP API and the background workers, logging to stderr.
     Serve,
+    /// Call flows: list the known ones, or check a flow file and print what callers will hear.
+    #[command(subcommand)]
+    Flows(FlowsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlowsCommand {
+    /// List built-in and user flows (and files refused with their errors).
+    List,
+    /// Validate a flow file and print the TwiML of every step.
+    Check {
+        /// The TOML flow file.
+        file: PathBuf,
+    },
 }
 
 /// `DATABASE_URL=sqlite://PATH` or a plain path.
@@ -98,6 +112,9 @@ pub struct Common {
     /// Default call flow logic (used only if registered).
     #[arg(long, global = true, env = "DEFAULT_CALL_FLOW_LOGIC")]
     pub default_call_flow_logic: Option<String>,
+    /// Directory of extra call flow files (`*.toml`), besides `<config dir>/flows`.
+    #[arg(long, global = true, env = "SCFM_FLOWS_DIR")]
+    pub flows: Option<PathBuf>,
     /// Provider create-call requests per second (Twilio's default account limit is 1).
     #[arg(
         long,

@@ -91,6 +91,11 @@ pub enum ConfigError {
 
 pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 
+/// Where user call flows live by default: `<config dir>/flows`.
+pub fn default_config_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("org", "scfm", "scfm").map(|d| d.config_dir().to_path_buf())
+}
+
 pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("org", "scfm", "scfm").map(|d| d.data_dir().to_path_buf())
 }
@@ -125,6 +130,15 @@ impl Config {
                 non_empty(&c.twilio_auth_token),
             ),
         };
+        let mut flow_dirs: Vec<PathBuf> = Vec::new();
+        if let Some(dir) = default_config_dir() {
+            flow_dirs.push(dir.join("flows"));
+        }
+        if let Some(dir) = &c.flows {
+            flow_dirs.push(dir.clone());
+        }
+        let dirs: Vec<&Path> = flow_dirs.iter().map(PathBuf::as_path).collect();
+        let flows = crate::call_flow::flow::FlowSet::load(&dirs);
         let requested = c
             .registered_call_flow_logic
             .as_deref()
@@ -159,7 +173,7 @@ impl Config {
                 reconcile_after: Duration::from_secs(60),
                 unknown_outcome_grace: Duration::from_secs(300),
             },
-            registry: Registry::new(&requested, c.default_call_flow_logic.as_deref()),
+            registry: Registry::with_flows(flows, &requested, c.default_call_flow_logic.as_deref()),
         })
     }
 

@@ -13,6 +13,10 @@ async fn main() -> anyhow::Result<()> {
             scfm::logging::to_stderr();
             scfm::app::run_serve(config).await
         }
+        Some(Command::Flows(cmd)) => {
+            let code = scfm::commands::flows(&cmd, &config, &mut std::io::stdout())?;
+            std::process::exit(code)
+        }
         None => {
             scfm::logging::to_stderr();
             scfm::app::run_serve(config).await

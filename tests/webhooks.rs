@@ -239,8 +239,8 @@ async fn outcome_monitoring_survey_steps_on_voice_requests_only() {
     let s = s
         .restart_with(|c| {
             c.registry = scfm::domain::call_flow::Registry::new(
-                &["CallFlowLogic::OutcomeMonitoring".into()],
-                Some("CallFlowLogic::OutcomeMonitoring"),
+                &["CallFlowLogic::AvfCapom::CapomLong".into()],
+                Some("CallFlowLogic::AvfCapom::CapomLong"),
             )
         })
         .await;
@@ -289,7 +289,7 @@ async fn outcome_monitoring_survey_steps_on_voice_requests_only() {
         .await
         .unwrap();
     assert_eq!(
-        contact["metadata"]["call_flow_data"]["CallFlowLogic::OutcomeMonitoring"]["status"],
+        contact["metadata"]["call_flow_data"]["CallFlowLogic::AvfCapom::CapomLong"]["status"],
         "gathering_received_transfer_amount"
     );
     s.stop().await;

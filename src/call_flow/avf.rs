@@ -1,5 +1,5 @@
-//! SCFM's AVF survey flows (`CallFlowLogic::AvfCapom::CapomShort`, `…::CapomLong` and the
-//! tutorial's `CallFlowLogic::OutcomeMonitoring`, the same flow as CapomLong): a state machine
+//! SCFM's AVF survey flows (`CallFlowLogic::AvfCapom::CapomShort` and `…::CapomLong`; the
+//! tutorial's `CallFlowLogic::OutcomeMonitoring` is now a declarative flow): a state machine
 //! kept per contact in `metadata.call_flow_data.<logic>`, stepped by keypad answers (SCFM
 //! Appendix A). Pure functions: the service loads and saves the state.
 
@@ -174,10 +174,6 @@ pub fn survey(name: &str) -> Option<Survey> {
             rules: LONG,
             base: "avf_capom",
         }),
-        "CallFlowLogic::OutcomeMonitoring" => Some(Survey {
-            rules: LONG,
-            base: "outcome_monitoring",
-        }),
         _ => None,
     }
 }
@@ -256,7 +252,7 @@ mod tests {
 
     #[test]
     fn walks_the_long_survey() {
-        let s = survey("CallFlowLogic::OutcomeMonitoring").unwrap();
+        let s = survey("CallFlowLogic::AvfCapom::CapomLong").unwrap();
         let mut state = "initialized".to_string();
         for (digits, expect) in [
             (None, "playing_introduction"),
@@ -270,7 +266,7 @@ mod tests {
             assert_eq!(state, expect);
         }
         let doc = crate::call_flow::twiml::render(&s.twiml("gathering_safe_at_venue", false, "u"));
-        assert!(doc.contains("<Gather numDigits=\"1\"><Play>https://s3-ap-southeast-1.amazonaws.com/scfm.unicef.io/call_flow_logic/outcome_monitoring/did_not_understand_response.wav</Play>"), "{doc}");
+        assert!(doc.contains("<Gather numDigits=\"1\"><Play>https://s3-ap-southeast-1.amazonaws.com/scfm.unicef.io/call_flow_logic/avf_capom/did_not_understand_response.wav</Play>"), "{doc}");
         let amount =
             crate::call_flow::twiml::render(&s.twiml("gathering_fee_paid_amount", true, "u"));
         assert!(amount.contains("numDigits=\"3\""));

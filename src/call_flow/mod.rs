@@ -3,6 +3,8 @@
 //! flow state.
 
 pub mod avf;
+pub mod engine;
+pub mod flow;
 pub mod twiml;
 
 use twiml::Verb;

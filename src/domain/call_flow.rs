@@ -3,20 +3,21 @@
 /// SCFM's default logic, always registered.
 pub const APPLICATION: &str = "CallFlowLogic::Application";
 
-/// Names this build knows. `REGISTERED_CALL_FLOW_LOGIC` may register any of them; unknown names in
-/// that variable are ignored, as SCFM did.
+/// Names built into the code (SCFM's AVF surveys). Declarative flows (`assets/flows/`, the
+/// config dir, `--flows DIR`) add theirs. `REGISTERED_CALL_FLOW_LOGIC` may register any known
+/// name; unknown names in that variable are ignored, as SCFM did.
 pub const KNOWN: &[&str] = &[
     APPLICATION,
     "CallFlowLogic::AvfCapom::CapomShort",
     "CallFlowLogic::AvfCapom::CapomLong",
-    "CallFlowLogic::OutcomeMonitoring",
 ];
 
 /// The registered names and the default, fixed at start-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Registry {
     registered: Vec<String>,
     default: String,
+    flows: std::sync::Arc<crate::call_flow::flow::FlowSet>,
 }
 
 impl Default for Registry {
@@ -29,15 +30,21 @@ impl Registry {
     /// `requested`: names from `REGISTERED_CALL_FLOW_LOGIC` (already split and trimmed);
     /// `default`: `DEFAULT_CALL_FLOW_LOGIC`, used only when registered.
     pub fn new(requested: &[String], default: Option<&str>) -> Self {
-        Self::with_known(
-            KNOWN.iter().map(|s| s.to_string()).collect(),
+        Self::with_flows(
+            crate::call_flow::flow::FlowSet::built_in(),
             requested,
             default,
         )
     }
 
-    /// Same, with an extended list of known names (call flows loaded from files).
-    pub fn with_known(known: Vec<String>, requested: &[String], default: Option<&str>) -> Self {
+    /// Same, with the declarative flows loaded for this run (their names become known).
+    pub fn with_flows(
+        flows: crate::call_flow::flow::FlowSet,
+        requested: &[String],
+        default: Option<&str>,
+    ) -> Self {
+        let mut known: Vec<String> = KNOWN.iter().map(|s| s.to_string()).collect();
+        known.extend(flows.names());
         let mut registered = vec![APPLICATION.to_string()];
         for name in requested {
             if known.contains(name) && !registered.contains(name) {
@@ -51,7 +58,17 @@ impl Registry {
         Registry {
             registered,
             default,
+            flows: std::sync::Arc::new(flows),
         }
+    }
+
+    /// The declarative flow with this name, if any.
+    pub fn flow(&self, name: &str) -> Option<&crate::call_flow::flow::Flow> {
+        self.flows.get(name)
+    }
+
+    pub fn flows(&self) -> &crate::call_flow::flow::FlowSet {
+        &self.flows
     }
 
     pub fn is_registered(&self, name: &str) -> bool {
