@@ -13,12 +13,24 @@ pub fn flows(cmd: &FlowsCommand, config: &Config, out: &mut dyn Write) -> std::i
         FlowsCommand::List => {
             let registry = &config.registry;
             for flow in registry.flows().flows() {
-                let state = if registry.is_registered(&flow.name) { "registered" } else { "known" };
-                writeln!(out, "{}\t{state}\t{}\t{}", flow.name, flow.source, flow.description)?;
+                let state = if registry.is_registered(&flow.name) {
+                    "registered"
+                } else {
+                    "known"
+                };
+                writeln!(
+                    out,
+                    "{}\t{state}\t{}\t{}",
+                    flow.name, flow.source, flow.description
+                )?;
             }
             for name in crate::domain::call_flow::KNOWN {
                 if registry.flows().get(name).is_none() {
-                    let state = if registry.is_registered(name) { "registered" } else { "known" };
+                    let state = if registry.is_registered(name) {
+                        "registered"
+                    } else {
+                        "known"
+                    };
                     writeln!(out, "{name}\t{state}\tbuilt-in code\tSCFM survey")?;
                 }
             }
@@ -52,7 +64,13 @@ pub fn flows(cmd: &FlowsCommand, config: &Config, out: &mut dyn Write) -> std::i
 
 /// Prints, for every step, the TwiML a caller gets when the flow reaches it.
 pub fn write_steps(flow: &Flow, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "{}: ok ({} steps, starts at {:?})", flow.name, flow.steps.len(), flow.start)?;
+    writeln!(
+        out,
+        "{}: ok ({} steps, starts at {:?})",
+        flow.name,
+        flow.steps.len(),
+        flow.start
+    )?;
     let ctx = Context {
         base_url: "https://scfm.example.org/api/remote_phone_call_events".into(),
         ..Context::default()

@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod call_flow;
+pub mod dialing;
 pub mod filter;
 pub mod metadata;
 pub mod msisdn;

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
             get(participations).post(create_participation),
         )
         .route("/api/callouts/{id}/contacts", get(contacts))
+        .route("/api/callouts/{id}/progress", get(progress))
         .route(
             "/api/callouts/{id}/batch_operations",
             get(batch_operations).post(create_batch_operation),
@@ -35,6 +36,11 @@ fn input(p: &Params) -> CalloutInput {
         call_flow_logic: p.nullable("call_flow_logic"),
         metadata: p.object("metadata"),
         merge_mode: p.merge_mode(),
+        dialing: match p.get("dialing") {
+            Some(serde_json::Value::Null) => Some(None),
+            Some(serde_json::Value::Object(m)) => Some(Some(m.clone())),
+            _ => None,
+        },
     }
 }
 
@@ -138,4 +144,9 @@ async fn create_batch_operation(
     input.callout_id = Some(path_id(&id)?);
     let op = s.service.create_batch_operation(input, true).await?;
     Ok(created(format!("/api/batch_operations/{}", op.id), &op))
+}
+
+/// Campaign progress (an scfm addition; SCFM had no such route).
+async fn progress(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    Ok(ok(&s.service.callout_progress(path_id(&id)?).await?))
 }

@@ -15,6 +15,24 @@ pub struct CalloutInput {
     pub call_flow_logic: Option<Option<String>>,
     pub metadata: Option<Map<String, Value>>,
     pub merge_mode: MergeMode,
+    /// Campaign runner settings: `None` = not given, `Some(None)` = remove (manual callout).
+    pub dialing: Option<Option<Map<String, Value>>>,
+}
+
+/// Validates dialing settings and returns their stored text.
+fn dialing_text(
+    registry: &crate::domain::call_flow::Registry,
+    v: Option<&Map<String, Value>>,
+    errors: &mut ValidationErrors,
+) -> Option<String> {
+    let m = v?;
+    let s = crate::domain::dialing::DialingSettings::parse(m, errors)?;
+    if let Some(name) = &s.call_flow_logic {
+        if !registry.is_registered(name) {
+            errors.add("dialing", "call_flow_logic is not included in the list");
+        }
+    }
+    serde_json::to_string(&s).ok()
 }
 
 impl Service {
@@ -22,6 +40,11 @@ impl Service {
         let cfl = input.call_flow_logic.flatten();
         let mut errors = ValidationErrors::new();
         check_call_flow_logic(self.registry(), cfl.as_deref(), &mut errors);
+        let dialing = dialing_text(
+            self.registry(),
+            input.dialing.flatten().as_ref(),
+            &mut errors,
+        );
         errors.into_result()?;
         let meta = metadata::apply(
             &Map::new(),
@@ -29,9 +52,14 @@ impl Service {
             input.merge_mode,
         );
         let mut conn = self.store().read().await?;
-        let callout =
-            store::callouts::insert(&mut conn, cfl.as_deref(), &json_text(&meta), &self.now())
-                .await?;
+        let callout = store::callouts::insert(
+            &mut conn,
+            cfl.as_deref(),
+            dialing.as_deref(),
+            &json_text(&meta),
+            &self.now(),
+        )
+        .await?;
         self.publish(ServiceEvent::CalloutChanged(callout.id));
         Ok(callout)
     }
@@ -47,13 +75,24 @@ impl Service {
         };
         let mut errors = ValidationErrors::new();
         check_call_flow_logic(self.registry(), cfl.as_deref(), &mut errors);
+        let dialing = match input.dialing {
+            Some(new) => dialing_text(self.registry(), new.as_ref(), &mut errors),
+            None => current.dialing.as_ref().map(|v| v.to_string()),
+        };
         errors.into_result()?;
         let meta = match input.metadata {
             Some(new) => metadata::apply(&as_map(&current.metadata), new, input.merge_mode),
             None => as_map(&current.metadata),
         };
-        store::callouts::update(&mut tx, id, cfl.as_deref(), &json_text(&meta), &self.now())
-            .await?;
+        store::callouts::update(
+            &mut tx,
+            id,
+            cfl.as_deref(),
+            dialing.as_deref(),
+            &json_text(&meta),
+            &self.now(),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.publish(ServiceEvent::CalloutChanged(id));
         Ok(())

@@ -5,6 +5,7 @@
 
 mod batch_operations;
 mod callouts;
+mod campaigns;
 mod contacts;
 mod dialing;
 mod error;
@@ -16,6 +17,7 @@ mod remote_events;
 
 pub use batch_operations::{BatchOperationInput, ResultKind};
 pub use callouts::CalloutInput;
+pub use campaigns::Progress;
 pub use contacts::ContactInput;
 pub use dialing::{DialOutcome, Dialing};
 pub use error::{Error, Result};

@@ -42,7 +42,9 @@ pub struct WebhookRequest {
 /// The webhook URL without the flow's own position parameters (actions add fresh ones).
 fn strip_flow_params(url: &str) -> String {
     use call_flow::engine::{STEP_PARAM, TRY_PARAM};
-    let Some((base, query)) = url.split_once('?') else { return url.to_string() };
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
     let kept: Vec<&str> = query
         .split('&')
         .filter(|p| {
@@ -50,7 +52,11 @@ fn strip_flow_params(url: &str) -> String {
             name != STEP_PARAM && name != TRY_PARAM
         })
         .collect();
-    if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) }
+    if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
 }
 
 fn is_status_callback(details: &Map<String, Value>) -> bool {
@@ -264,7 +270,9 @@ impl Service {
     ) -> Result<String> {
         use call_flow::engine::{self, Context, Input};
         let get = |k: &str| details.get(k).and_then(Value::as_str);
-        let contact = store::contacts::get(tx, call.contact_id).await?.ok_or(Error::NotFound)?;
+        let contact = store::contacts::get(tx, call.contact_id)
+            .await?
+            .ok_or(Error::NotFound)?;
         let participation = match call.callout_participation_id {
             Some(id) => store::participations::get(tx, id).await?,
             None => None,
@@ -275,13 +283,21 @@ impl Service {
         };
         let ctx = Context {
             contact: as_map(&contact.metadata),
-            participation: participation.as_ref().map(|p| as_map(&p.metadata)).unwrap_or_default(),
-            callout: callout.as_ref().map(|c| as_map(&c.metadata)).unwrap_or_default(),
+            participation: participation
+                .as_ref()
+                .map(|p| as_map(&p.metadata))
+                .unwrap_or_default(),
+            callout: callout
+                .as_ref()
+                .map(|c| as_map(&c.metadata))
+                .unwrap_or_default(),
             base_url: strip_flow_params(url),
         };
         let input = Input {
             step: get(engine::STEP_PARAM),
-            attempt: get(engine::TRY_PARAM).and_then(|t| t.parse().ok()).unwrap_or(0),
+            attempt: get(engine::TRY_PARAM)
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0),
             digits: get("Digits"),
             recording_url: get("RecordingUrl"),
         };
@@ -299,14 +315,25 @@ impl Service {
             }
             if !contact_patch.is_empty() {
                 let merged = metadata::apply(&ctx.contact, contact_patch, MergeMode::Merge);
-                store::contacts::update(tx, contact.id, &contact.msisdn, &json_text(&merged), &now).await?;
+                store::contacts::update(tx, contact.id, &contact.msisdn, &json_text(&merged), &now)
+                    .await?;
                 self.publish(ServiceEvent::ContactsChanged);
             }
             if let (Some(p), false) = (&participation, participation_patch.is_empty()) {
-                let merged = metadata::apply(&ctx.participation, participation_patch, MergeMode::Merge);
-                store::participations::update(tx, p.id, &p.msisdn, p.own_call_flow_logic.as_deref(), &json_text(&merged), &now)
-                    .await?;
-                self.publish(ServiceEvent::ParticipationsChanged { callout_id: p.callout_id });
+                let merged =
+                    metadata::apply(&ctx.participation, participation_patch, MergeMode::Merge);
+                store::participations::update(
+                    tx,
+                    p.id,
+                    &p.msisdn,
+                    p.own_call_flow_logic.as_deref(),
+                    &json_text(&merged),
+                    &now,
+                )
+                .await?;
+                self.publish(ServiceEvent::ParticipationsChanged {
+                    callout_id: p.callout_id,
+                });
             }
         }
         if apply {
@@ -314,7 +341,8 @@ impl Service {
                 let mut meta = Map::new();
                 meta.insert("flow_step".into(), Value::String(step.to_string()));
                 meta.insert("answer".into(), Value::String(answer.clone()));
-                store::events::set_latest_metadata(tx, call.id, &json_text(&meta), &self.now()).await?;
+                store::events::set_latest_metadata(tx, call.id, &json_text(&meta), &self.now())
+                    .await?;
             }
         }
         Ok(twiml::render(&turn.verbs))

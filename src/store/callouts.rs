@@ -5,8 +5,7 @@ use super::{Callout, Conn, Page, Paged, Result};
 use crate::domain::filter::Filter;
 use sqlx::{QueryBuilder, Sqlite};
 
-const COLS: &str =
-    "co.id, co.status, co.call_flow_logic, co.metadata, co.created_at, co.updated_at";
+const COLS: &str = "co.id, co.status, co.call_flow_logic, co.metadata, co.created_at, co.updated_at, co.dialing_settings AS dialing";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -49,7 +48,7 @@ pub async fn list(
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Callout>> {
     Ok(sqlx::query_as(
-        "SELECT id, status, call_flow_logic, metadata, created_at, updated_at FROM callouts WHERE id = ?",
+        "SELECT id, status, call_flow_logic, metadata, created_at, updated_at, dialing_settings AS dialing FROM callouts WHERE id = ?",
     )
     .bind(id)
     .fetch_optional(conn)
@@ -67,18 +66,20 @@ pub async fn exists(conn: &mut Conn, id: i64) -> Result<bool> {
 pub async fn insert(
     conn: &mut Conn,
     call_flow_logic: Option<&str>,
+    dialing: Option<&str>,
     metadata: &str,
     now: &str,
 ) -> Result<Callout> {
     Ok(sqlx::query_as(
-        "INSERT INTO callouts (status, call_flow_logic, metadata, created_at, updated_at) \
-         VALUES ('initialized', ?, ?, ?, ?) \
-         RETURNING id, status, call_flow_logic, metadata, created_at, updated_at",
+        "INSERT INTO callouts (status, call_flow_logic, metadata, created_at, updated_at, dialing_settings) \
+         VALUES ('initialized', ?, ?, ?, ?, ?) \
+         RETURNING id, status, call_flow_logic, metadata, created_at, updated_at, dialing_settings AS dialing",
     )
     .bind(call_flow_logic)
     .bind(metadata)
     .bind(now)
     .bind(now)
+    .bind(dialing)
     .fetch_one(conn)
     .await?)
 }
@@ -87,15 +88,17 @@ pub async fn update(
     conn: &mut Conn,
     id: i64,
     call_flow_logic: Option<&str>,
+    dialing: Option<&str>,
     metadata: &str,
     now: &str,
 ) -> Result<bool> {
     let r = sqlx::query(
-        "UPDATE callouts SET call_flow_logic = ?, metadata = ?, updated_at = ? WHERE id = ?",
+        "UPDATE callouts SET call_flow_logic = ?, metadata = ?, updated_at = ?, dialing_settings = ? WHERE id = ?",
     )
     .bind(call_flow_logic)
     .bind(metadata)
     .bind(now)
+    .bind(dialing)
     .bind(id)
     .execute(conn)
     .await?;
@@ -121,7 +124,7 @@ pub async fn transition(
     for f in from {
         sep.push_bind(f.to_string());
     }
-    qb.push(") RETURNING id, status, call_flow_logic, metadata, created_at, updated_at");
+    qb.push(") RETURNING id, status, call_flow_logic, metadata, created_at, updated_at, dialing_settings AS dialing");
     Ok(qb.build_query_as::<Callout>().fetch_optional(conn).await?)
 }
 
@@ -143,4 +146,14 @@ pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
         .execute(conn)
         .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Running callouts that carry dialing settings (the campaign runner's work list).
+pub async fn running_campaigns(conn: &mut Conn) -> Result<Vec<Callout>> {
+    Ok(sqlx::query_as(
+        "SELECT id, status, call_flow_logic, metadata, created_at, updated_at, dialing_settings AS dialing \
+         FROM callouts WHERE status = 'running' AND dialing_settings IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await?)
 }

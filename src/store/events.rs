@@ -120,7 +120,12 @@ pub async fn update_metadata(conn: &mut Conn, id: i64, metadata: &str, now: &str
 }
 
 /// Sets the metadata of the call's most recent event (the answer a flow just received).
-pub async fn set_latest_metadata(conn: &mut Conn, phone_call_id: i64, metadata: &str, now: &str) -> Result<()> {
+pub async fn set_latest_metadata(
+    conn: &mut Conn,
+    phone_call_id: i64,
+    metadata: &str,
+    now: &str,
+) -> Result<()> {
     sqlx::query(
         "UPDATE remote_phone_call_events SET metadata = ?, updated_at = ? \
          WHERE id = (SELECT max(id) FROM remote_phone_call_events WHERE phone_call_id = ?)",

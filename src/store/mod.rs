@@ -8,6 +8,7 @@
 
 pub mod batch_operations;
 pub mod callouts;
+pub mod campaigns;
 pub mod contacts;
 pub mod events;
 pub mod filter;

@@ -388,7 +388,8 @@ pub async fn queue_preview(
 // database never both act on the same call.
 
 /// Claims the oldest `queued` call nobody has claimed: records the dial attempt durably
-/// (attempt id + start time) before any provider request is made.
+/// (attempt id + start time) before any provider request is made. Calls of a campaign whose
+/// callout is paused or stopped are held back (pause takes effect before the next dial).
 pub async fn claim_for_dial(
     conn: &mut Conn,
     attempt_id: &str,
@@ -396,7 +397,11 @@ pub async fn claim_for_dial(
 ) -> Result<Option<PhoneCall>> {
     let id: Option<i64> = sqlx::query_scalar(
         "UPDATE phone_calls SET dial_attempt_id = ?1, dial_started_at = ?2 \
-         WHERE id = (SELECT id FROM phone_calls WHERE status = 'queued' AND dial_attempt_id IS NULL ORDER BY id LIMIT 1) \
+         WHERE id = (SELECT q.id FROM phone_calls q WHERE q.status = 'queued' AND q.dial_attempt_id IS NULL \
+                     AND NOT EXISTS (SELECT 1 FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id \
+                                     WHERE cp.id = q.callout_participation_id AND co.dialing_settings IS NOT NULL \
+                                       AND co.status <> 'running') \
+                     ORDER BY q.id LIMIT 1) \
            AND status = 'queued' AND dial_attempt_id IS NULL RETURNING id",
     )
     .bind(attempt_id)

@@ -21,6 +21,9 @@ pub struct Callout {
     pub metadata: Value,
     pub created_at: String,
     pub updated_at: String,
+    /// Campaign runner settings; absent from the JSON when unset, so SCFM's shape is unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialing: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]

@@ -4,6 +4,7 @@
 //! restarts a worker that panicked, with backoff.
 
 mod batch_runner;
+mod campaign_runner;
 mod dialer;
 mod status_poller;
 
@@ -19,6 +20,10 @@ pub fn spawn_all(service: &Service, cancel: CancellationToken) -> JoinSet<()> {
     let s = service.clone();
     set.spawn(supervise("batch_runner", cancel.clone(), move |c| {
         batch_runner::run(s.clone(), c)
+    }));
+    let s = service.clone();
+    set.spawn(supervise("campaign_runner", cancel.clone(), move |c| {
+        campaign_runner::run(s.clone(), c)
     }));
     let s = service.clone();
     set.spawn(supervise("dialer", cancel.clone(), move |c| {

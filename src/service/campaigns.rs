@@ -1,0 +1,152 @@
+//! The campaign runner: while a callout with dialing settings is running, create and queue the
+//! calls its participations need (first attempts and retries that match what happened), within
+//! its concurrency and pacing limits and calling window; and report progress.
+
+use super::{Error, Result, Service, ServiceEvent};
+use crate::domain::dialing::DialingSettings;
+use crate::domain::time::format_ts;
+use crate::store::{self, campaigns::Attempts};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Progress of a callout (`GET /api/callouts/:id/progress`, the TUI).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Progress {
+    pub callout_id: i64,
+    pub status: String,
+    pub participations: i64,
+    /// Last call completed and answered by a person (or without machine detection).
+    pub reached: i64,
+    /// Last call completed but answered by a machine.
+    pub reached_machine: i64,
+    /// No more attempts will be made, by the last call's status.
+    pub not_reached: BTreeMap<String, i64>,
+    /// Waiting for a first call or a retry.
+    pub pending: i64,
+    /// Calls queued or in flight now.
+    pub in_progress: i64,
+    pub attempts: i64,
+    /// Seconds until every pending participation has been dialled once more at the configured
+    /// pace (retry delays not included); null for manual callouts.
+    pub eta_seconds: Option<i64>,
+}
+
+impl Service {
+    /// One pass of the runner over every running campaign. Returns how many calls it queued.
+    pub async fn run_campaigns_once(&self) -> Result<u64> {
+        let now = self.clock().now();
+        let mut conn = self.store().read().await?;
+        let campaigns = store::callouts::running_campaigns(&mut conn).await?;
+        if campaigns.is_empty() {
+            return Ok(0);
+        }
+        // Share the provider's rate fairly between running campaigns.
+        let share = (self.dialing().calls_per_second / campaigns.len() as f64).max(1.0);
+        let mut queued = 0;
+        for callout in campaigns {
+            let Some(settings) = callout
+                .dialing
+                .as_ref()
+                .and_then(|v| serde_json::from_value::<DialingSettings>(v.clone()).ok())
+            else {
+                continue;
+            };
+            if !settings.in_window(now) {
+                continue;
+            }
+            let in_flight = store::campaigns::in_flight(&mut conn, callout.id).await?;
+            let room = settings.max_concurrent_calls as i64 - in_flight;
+            let per_tick = settings.max_calls_per_second.min(share).ceil() as i64;
+            let limit = room.min(per_tick.max(1));
+            if limit <= 0 {
+                continue;
+            }
+            let cutoffs: Vec<String> = (1..settings.max_attempts)
+                .map(|n| format_ts(now - settings.delay_after(n)))
+                .collect();
+            let rrp = serde_json::Value::Object(
+                settings.remote_request_params(self.dialing().public_url.as_deref()),
+            )
+            .to_string();
+            let a = Attempts {
+                callout_id: callout.id,
+                max_attempts: settings.max_attempts,
+                retry_statuses: &settings.retry_statuses,
+                cutoffs: &cutoffs,
+                remote_request_params: &rrp,
+                call_flow_logic: settings.call_flow_logic.as_deref(),
+                limit,
+            };
+            let n = store::campaigns::queue_attempts(&mut conn, &a, &format_ts(now)).await?;
+            if n > 0 {
+                queued += n;
+                self.publish(ServiceEvent::PhoneCallsChanged);
+                self.publish(ServiceEvent::CalloutChanged(callout.id));
+            }
+        }
+        if queued > 0 {
+            self.wake().dialer.notify_one();
+        }
+        Ok(queued)
+    }
+
+    pub async fn callout_progress(&self, id: i64) -> Result<Progress> {
+        let mut conn = self.store().read().await?;
+        let callout = store::callouts::get(&mut conn, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let settings = callout
+            .dialing
+            .as_ref()
+            .and_then(|v| serde_json::from_value::<DialingSettings>(v.clone()).ok());
+        let rows = store::campaigns::progress(&mut conn, id).await?;
+        let mut p = Progress {
+            callout_id: id,
+            status: callout.status.clone(),
+            ..Progress::default()
+        };
+        let active = [
+            "queued",
+            "remotely_queued",
+            "remote_fetch_queued",
+            "in_progress",
+        ];
+        for r in rows {
+            p.participations += r.participations;
+            p.attempts += r.attempts * r.participations;
+            match r.last_status.as_deref() {
+                None | Some("created") => p.pending += r.participations,
+                Some(s) if active.contains(&s) => p.in_progress += r.participations,
+                Some("completed") => {
+                    if r.answered_by
+                        .as_deref()
+                        .is_some_and(|a| a.starts_with("machine") || a == "fax")
+                    {
+                        p.reached_machine += r.participations;
+                    } else {
+                        p.reached += r.participations;
+                    }
+                }
+                Some(s) => {
+                    let retry = settings.as_ref().is_some_and(|st| {
+                        st.retry_statuses.iter().any(|r| r == s)
+                            && r.attempts < st.max_attempts as i64
+                    });
+                    if retry {
+                        p.pending += r.participations;
+                    } else {
+                        *p.not_reached.entry(s.to_string()).or_default() += r.participations;
+                    }
+                }
+            }
+        }
+        if let Some(st) = &settings {
+            let rate = st
+                .max_calls_per_second
+                .min(self.dialing().calls_per_second)
+                .max(0.001);
+            p.eta_seconds = Some(((p.pending + p.in_progress) as f64 / rate).ceil() as i64);
+        }
+        Ok(p)
+    }
+}

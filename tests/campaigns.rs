@@ -1,0 +1,392 @@
+//! The campaign runner against the fake provider: pacing, concurrency, retries by status with
+//! max attempts, calling window (controllable clock), pause/resume, restart without a double
+//! dial, and two running callouts sharing the rate.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use chrono::TimeZone;
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::fake_provider::{FakeConfig, FakeProvider, NumberMatch, Scenario};
+use support::{TestServer, header};
+
+fn use_fake(c: &mut scfm::config::Config, fake: &FakeProvider, cps: f64) {
+    c.provider.account_sid = Some(fake.account_sid());
+    c.provider.auth_token = Some(fake.auth_token());
+    c.provider.base_url = fake.base_url();
+    c.provider.calls_per_second = cps;
+    c.provider.poll_interval = Duration::from_millis(300);
+}
+
+async fn post_json(s: &TestServer, path: &str, body: Value) -> Value {
+    let r = s
+        .http
+        .post(s.url(path))
+        .bearer_auth(support::TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+/// Contacts with these numbers in callout 1 with `dialing`; returns the callout JSON.
+async fn campaign(s: &TestServer, numbers: &[String], dialing: Value) -> Value {
+    for n in numbers {
+        post_json(s, "/api/contacts", json!({ "msisdn": n })).await;
+    }
+    let callout = post_json(s, "/api/callouts", json!({ "dialing": dialing })).await;
+    let id = callout["id"].as_i64().unwrap();
+    let op = post_json(
+        s,
+        &format!("/api/callouts/{id}/batch_operations"),
+        json!({"type": "BatchOperation::CalloutPopulation"}),
+    )
+    .await;
+    post_json(
+        s,
+        &format!("/api/batch_operations/{}/batch_operation_events", op["id"]),
+        json!({"event": "queue"}),
+    )
+    .await;
+    s.wait_for(&format!("/api/batch_operations/{}", op["id"]), |v| {
+        v["status"] == "finished"
+    })
+    .await;
+    callout
+}
+
+fn numbers(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i:04}")).collect()
+}
+
+async fn progress(s: &TestServer, id: i64) -> Value {
+    s.get(&format!("/api/callouts/{id}/progress"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn wait_done(s: &TestServer, id: i64, secs: u64) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let p = progress(s, id).await;
+        if p["pending"] == 0 && p["in_progress"] == 0 {
+            return p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "campaign did not finish: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn create_times(fake: &FakeProvider) -> Vec<chrono::DateTime<chrono::Utc>> {
+    let mut t: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST" && r.path.ends_with("/Calls.json") && r.response_status == 201
+        })
+        .map(|r| r.at)
+        .collect();
+    t.sort();
+    t
+}
+
+#[tokio::test]
+async fn pacing_and_concurrency_hold() {
+    let fake = FakeProvider::start(FakeConfig::twilio()).await;
+    let s = TestServer::start_with(|c| use_fake(c, &fake, 5.0)).await;
+    // Without dialing settings a callout keeps SCFM's JSON exactly (no `dialing` key).
+    let plain = post_json(&s, "/api/callouts", json!({})).await;
+    assert!(plain.get("dialing").is_none());
+    let nums = numbers("+8551234", 20);
+    let c = campaign(&s, &nums, json!({"from": "1234", "twiml_url": "https://example.org/t.xml", "max_calls_per_second": 5, "max_concurrent_calls": 4})).await;
+    let id = c["id"].as_i64().unwrap();
+    assert_eq!(c["dialing"]["max_attempts"], 3);
+    post_json(
+        &s,
+        &format!("/api/callouts/{id}/callout_events"),
+        json!({"event": "start"}),
+    )
+    .await;
+    let mut max_in_flight = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let p = progress(&s, id).await;
+        max_in_flight = max_in_flight.max(p["in_progress"].as_i64().unwrap());
+        if p["reached"] == 20 {
+            assert_eq!(p["attempts"], 20);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{p}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        max_in_flight <= 4,
+        "max concurrent calls exceeded: {max_in_flight}"
+    );
+    // No window of one second carries more than 5 creates (50 ms allowed for network jitter).
+    let t = create_times(&fake);
+    assert_eq!(t.len(), 20);
+    for (i, start) in t.iter().enumerate() {
+        let n = t[i..]
+            .iter()
+            .take_while(|x| **x - *start < chrono::Duration::milliseconds(950))
+            .count();
+        assert!(n <= 5, "{n} creates within a second starting at {start}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn retries_follow_what_happened() {
+    let fake = FakeProvider::start(
+        FakeConfig::twilio()
+            .scenario(NumberMatch::Exact("+85512349001".into()), Scenario::busy())
+            .scenario(
+                NumberMatch::Exact("+85512349003".into()),
+                Scenario::failed(),
+            ),
+    )
+    .await;
+    let s = TestServer::start_with(|c| use_fake(c, &fake, 50.0)).await;
+    let nums = vec![
+        "+85512340001".to_string(),
+        "+85512349001".into(),
+        "+85512349003".into(),
+    ];
+    let c = campaign(&s, &nums, json!({"from": "1234", "twiml_url": "https://example.org/t.xml",
+        "max_calls_per_second": 50, "max_attempts": 3, "retry_delay_seconds": 1, "retry_statuses": ["busy"]})).await;
+    let id = c["id"].as_i64().unwrap();
+    post_json(
+        &s,
+        &format!("/api/callouts/{id}/callout_events"),
+        json!({"event": "start"}),
+    )
+    .await;
+    let p = wait_done(&s, id, 30).await;
+    assert_eq!(fake.creates_for("+85512340001"), 1, "answered: called once");
+    assert_eq!(
+        fake.creates_for("+85512349001"),
+        3,
+        "busy: retried up to max attempts"
+    );
+    assert_eq!(
+        fake.creates_for("+85512349003"),
+        1,
+        "failed is not in retry_statuses"
+    );
+    assert_eq!(p["reached"], 1);
+    assert_eq!(p["not_reached"], json!({"busy": 1, "failed": 1}));
+    assert_eq!(p["attempts"], 5);
+    // Retries waited at least the delay between attempts.
+    let busy: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "POST" && r.form.iter().any(|(k, v)| k == "To" && v == "+85512349001")
+        })
+        .map(|r| r.at)
+        .collect();
+    for w in busy.windows(2) {
+        assert!(
+            w[1] - w[0] >= chrono::Duration::milliseconds(1000),
+            "retry came too soon"
+        );
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn pause_holds_calls_and_restart_never_redials() {
+    let fake = FakeProvider::start(FakeConfig::twilio()).await;
+    let s = TestServer::start_with(|c| use_fake(c, &fake, 2.0)).await;
+    let nums = numbers("+8551235", 10);
+    let c = campaign(&s, &nums, json!({"from": "1234", "twiml_url": "https://example.org/t.xml", "max_calls_per_second": 2, "max_concurrent_calls": 10})).await;
+    let id = c["id"].as_i64().unwrap();
+    post_json(
+        &s,
+        &format!("/api/callouts/{id}/callout_events"),
+        json!({"event": "start"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    post_json(
+        &s,
+        &format!("/api/callouts/{id}/callout_events"),
+        json!({"event": "pause"}),
+    )
+    .await;
+    // Within a second of the pause nothing new is dialled.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let after_pause = create_times(&fake).len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        create_times(&fake).len(),
+        after_pause,
+        "dialled while paused"
+    );
+    assert!(after_pause < 10);
+    // Restart the process mid-campaign, then resume: it continues where it left off.
+    let s = s.restart_with(|c| use_fake(c, &fake, 20.0)).await;
+    post_json(
+        &s,
+        &format!("/api/callouts/{id}/callout_events"),
+        json!({"event": "resume"}),
+    )
+    .await;
+    let p = wait_done(&s, id, 30).await;
+    assert_eq!(p["reached"], 10);
+    for n in &nums {
+        assert_eq!(fake.creates_for(n), 1, "{n} dialled more than once");
+    }
+    assert_eq!(
+        header(&s.get("/api/phone_calls").send().await.unwrap(), "total"),
+        "10"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn two_running_callouts_share_the_rate() {
+    let fake = FakeProvider::start(FakeConfig::twilio()).await;
+    let s = TestServer::start_with(|c| use_fake(c, &fake, 4.0)).await;
+    let a = campaign(&s, &numbers("+8551236", 8), json!({"from": "1", "twiml_url": "https://e.org/t", "max_calls_per_second": 10, "max_concurrent_calls": 50})).await;
+    // The second callout: its own contacts, so populate it with a filter on those numbers.
+    for n in numbers("+8551237", 8) {
+        post_json(
+            &s,
+            "/api/contacts",
+            json!({ "msisdn": n, "metadata": {"group": "b"} }),
+        )
+        .await;
+    }
+    let b = post_json(&s, "/api/callouts", json!({"dialing": {"from": "1", "twiml_url": "https://e.org/t", "max_calls_per_second": 10, "max_concurrent_calls": 50}})).await;
+    let op = post_json(&s, &format!("/api/callouts/{}/batch_operations", b["id"]),
+        json!({"type": "BatchOperation::CalloutPopulation", "parameters": {"contact_filter_params": {"metadata": {"group": "b"}}}})).await;
+    post_json(
+        &s,
+        &format!("/api/batch_operations/{}/batch_operation_events", op["id"]),
+        json!({"event": "queue"}),
+    )
+    .await;
+    s.wait_for(&format!("/api/batch_operations/{}", op["id"]), |v| {
+        v["status"] == "finished"
+    })
+    .await;
+    for c in [&a, &b] {
+        post_json(
+            &s,
+            &format!("/api/callouts/{}/callout_events", c["id"]),
+            json!({"event": "start"}),
+        )
+        .await;
+    }
+    wait_done(&s, a["id"].as_i64().unwrap(), 30).await;
+    wait_done(&s, b["id"].as_i64().unwrap(), 30).await;
+    // Of the first 8 creates, each callout got a fair part.
+    let mut reqs: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.response_status == 201)
+        .collect();
+    reqs.sort_by_key(|r| r.at);
+    let first_b = reqs
+        .iter()
+        .take(8)
+        .filter(|r| {
+            r.form
+                .iter()
+                .any(|(k, v)| k == "To" && v.starts_with("+8551237"))
+        })
+        .count();
+    assert!(
+        (2..=6).contains(&first_b),
+        "unfair share: {first_b} of the first 8 creates went to the second callout"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn calling_window_uses_a_controllable_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = scfm::store::Store::open(&dir.path().join("w.sqlite3"))
+        .await
+        .unwrap();
+    // Monday 2026-11-30 06:00 in Phnom Penh (23:00 UTC the day before).
+    let clock = scfm::domain::time::Clock::manual(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 29, 23, 0, 0)
+            .unwrap(),
+    );
+    let service = scfm::service::Service::new(
+        store,
+        clock.clone(),
+        scfm::domain::call_flow::Registry::default(),
+    );
+    service
+        .create_contact(scfm::service::ContactInput {
+            msisdn: Some("+85512345678".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let dialing = json!({"from": "1", "twiml_url": "https://e.org/t",
+        "calling_window": {"start": "08:00", "end": "20:00", "days": ["mon","tue","wed","thu","fri"], "time_zone": "Asia/Phnom_Penh"}});
+    let callout = service
+        .create_callout(scfm::service::CalloutInput {
+            dialing: Some(dialing.as_object().cloned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    service
+        .create_participation(
+            callout.id,
+            scfm::service::ParticipationInput {
+                contact_id: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    service
+        .fire_callout_event(callout.id, Some("start"))
+        .await
+        .unwrap();
+    assert_eq!(
+        service.run_campaigns_once().await.unwrap(),
+        0,
+        "06:00 local: outside the window"
+    );
+    clock.advance(chrono::Duration::hours(2));
+    assert_eq!(
+        service.run_campaigns_once().await.unwrap(),
+        1,
+        "08:00 local: inside"
+    );
+    assert_eq!(
+        service.run_campaigns_once().await.unwrap(),
+        0,
+        "the call is in flight; nothing more"
+    );
+    // Paused: the queued call is held back from the dialler.
+    service
+        .fire_callout_event(callout.id, Some("pause"))
+        .await
+        .unwrap();
+    assert!(service.claim_next_dial().await.unwrap().is_none());
+    service
+        .fire_callout_event(callout.id, Some("resume"))
+        .await
+        .unwrap();
+    assert!(service.claim_next_dial().await.unwrap().is_some());
+}
