@@ -172,3 +172,50 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+/// `scfm` with no subcommand: the TUI, with the HTTP server and workers in the same process.
+/// If the listen port is taken (another scfm on this machine, most likely), the TUI still runs
+/// on the database but without server and workers, and says so. Logs go to
+/// `<data dir>/scfm.log`, never to the screen. Returns the log file's path.
+pub async fn run_tui(
+    mut config: Config,
+    options: crate::tui::TuiOptions,
+) -> anyhow::Result<std::path::PathBuf> {
+    use crate::tui::Listen;
+    let log_path = config.data_dir.join("scfm.log");
+    if let Some(path) = config.ensure_api_credentials()? {
+        tracing::info!(path = %path.display(), "API token (bearer) is in this file");
+    }
+    let service = build_service(&config).await?;
+    let (running, listen, message) = match TcpListener::bind(&config.listen).await {
+        Ok(listener) => {
+            let url = match listener.local_addr() {
+                Ok(a) => format!("http://{a}"),
+                Err(_) => config.listen.clone(),
+            };
+            tracing::info!(listen = %url, database = %config.database.display(), "scfm TUI serving");
+            let running = start_with(service.clone(), config.clone(), listener);
+            (Some(running), Listen::Serving(url), None)
+        }
+        Err(e) => {
+            tracing::warn!(listen = %config.listen, error = %e, "not serving: cannot bind");
+            let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+                "another scfm is serving; this TUI is read/write on the database but not dialling"
+                    .to_string()
+            } else {
+                format!(
+                    "cannot listen on {} ({e}); this TUI is read/write on the database but not dialling",
+                    config.listen
+                )
+            };
+            (None, Listen::PortTaken(config.listen.clone()), Some(why))
+        }
+    };
+    let info = crate::tui::info_for(&service, listen, log_path.display().to_string());
+    let result = crate::tui::run(service.clone(), info, options, message).await;
+    match running {
+        Some(r) => r.shutdown().await,
+        None => service.store().close().await,
+    }
+    result.map(|()| log_path)
+}

@@ -16,3 +16,4 @@ pub mod provider;
 pub mod service;
 pub mod store;
 pub mod workers;
+pub mod tui;

@@ -18,8 +18,19 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(code)
         }
         None => {
-            scfm::logging::to_stderr();
-            scfm::app::run_serve(config).await
+            // The TUI owns the screen: logs go to a file only.
+            let _guard = scfm::logging::to_file(&config.data_dir)?;
+            let env_set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+            let options = scfm::tui::TuiOptions {
+                mouse: env_set("SCFM_MOUSE"),
+                no_color: env_set("NO_COLOR"),
+            };
+            let result = scfm::app::run_tui(config, options).await;
+            match &result {
+                Ok(log) => println!("scfm: log is at {}", log.display()),
+                Err(e) => eprintln!("scfm: {e:#}"),
+            }
+            result.map(|_| ())
         }
     }
 }

@@ -16,6 +16,7 @@ mod phone_calls;
 mod remote_events;
 
 pub use batch_operations::{BatchOperationInput, ResultKind};
+pub mod tui_queries;
 pub use callouts::CalloutInput;
 pub use campaigns::Progress;
 pub use contacts::ContactInput;

@@ -1,0 +1,414 @@
+//! Read models and one composite command for the TUI. Each function composes existing service
+//! methods and `crate::store` functions; nothing here writes SQL. The TUI calls these from its
+//! effect tasks and never touches the store itself.
+
+use super::{
+    BatchOperationInput, Error, EventParent, ParticipationParent, PhoneCallParent, Result, Service,
+};
+use crate::domain::batch::BatchType;
+use crate::domain::filter::{Family, Filter};
+use crate::store::{
+    self, BatchOperation, Callout, Contact, Page, Paged, Participation, PhoneCall,
+    RemotePhoneCallEvent,
+};
+use serde_json::{Map, Value, json};
+
+/// Statuses of calls that are still moving: quitting while these exist asks first.
+pub const IN_FLIGHT: &[&str] = &[
+    "queued",
+    "remotely_queued",
+    "remote_fetch_queued",
+    "in_progress",
+];
+
+/// A callout with its progress: participations and calls by status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalloutSummary {
+    pub callout: Callout,
+    pub participations: i64,
+    pub calls: Vec<(String, i64)>,
+}
+
+/// A contact with the callouts it takes part in and its latest calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactDetail {
+    pub contact: Contact,
+    pub callouts: Vec<Callout>,
+    pub calls: Vec<PhoneCall>,
+}
+
+/// A callout's participations (first page) and latest calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalloutDetail {
+    pub summary: CalloutSummary,
+    pub participations: Vec<Participation>,
+    pub participations_total: i64,
+    pub calls: Vec<PhoneCall>,
+}
+
+/// A batch operation and, while it is queued or running, how far it got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSummary {
+    pub op: BatchOperation,
+    /// (records made so far, records it will make) for populations in flight.
+    pub progress: Option<(i64, i64)>,
+}
+
+/// A population preview: exactly who a CalloutPopulation will add.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopulationPreview {
+    pub op: BatchOperation,
+    pub total: i64,
+    pub first: Vec<Contact>,
+}
+
+/// What the live-calls pane shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveCalls {
+    pub counts: Vec<(String, i64)>,
+    /// Latest calls matching the filter, newest first.
+    pub calls: Vec<PhoneCall>,
+    pub total: i64,
+    /// Latest remote events, newest first.
+    pub events: Vec<RemotePhoneCallEvent>,
+    /// Calls that reached a final status, per minute, oldest first (last 30 minutes).
+    pub outcomes_per_minute: Vec<u64>,
+}
+
+/// Watches SQLite's `data_version` on one held connection (the value is per connection, so it
+/// must always be read on the same one). It changes when any other connection commits.
+pub struct DataVersionWatch {
+    conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+}
+
+impl DataVersionWatch {
+    pub async fn current(&mut self) -> Result<i64> {
+        Ok(store::Store::data_version(&mut self.conn).await?)
+    }
+}
+
+fn page(per_page: i64) -> Page {
+    Page { page: 1, per_page }
+}
+
+/// The last page of an ascending list, newest first.
+async fn newest<T, F, Fut>(per_page: i64, fetch: F) -> Result<(Vec<T>, i64)>
+where
+    F: Fn(Page) -> Fut,
+    Fut: std::future::Future<Output = Result<Paged<T>>>,
+{
+    let first = fetch(page(per_page)).await?;
+    let total = first.total;
+    let mut items = if total > per_page {
+        // The newest rows: the last `per_page` by id.
+        let last = Page {
+            page: first.total_pages(),
+            per_page,
+        };
+        let mut tail = fetch(last).await?.items;
+        if (tail.len() as i64) < per_page {
+            let prev = fetch(Page {
+                page: last.page - 1,
+                per_page,
+            })
+            .await?;
+            let mut joined = prev.items;
+            joined.append(&mut tail);
+            let skip = joined.len().saturating_sub(per_page as usize);
+            joined.drain(..skip);
+            tail = joined;
+        }
+        tail
+    } else {
+        first.items
+    };
+    items.reverse();
+    Ok((items, total))
+}
+
+impl Service {
+    /// A `data_version` watcher holding its own connection.
+    pub async fn data_version_watch(&self) -> Result<DataVersionWatch> {
+        Ok(DataVersionWatch {
+            conn: self.store().read().await?,
+        })
+    }
+
+    /// Calls whose status is still moving (queued, dialled, ringing or talking).
+    pub async fn calls_in_flight(&self) -> Result<i64> {
+        Ok(self
+            .phone_call_status_counts(None)
+            .await?
+            .iter()
+            .filter(|(s, _)| IN_FLIGHT.contains(&s.as_str()))
+            .map(|(_, n)| n)
+            .sum())
+    }
+
+    /// Number of people (participations) in a callout.
+    pub async fn callout_people(&self, id: i64) -> Result<i64> {
+        let empty = Filter::empty(Family::Participation);
+        Ok(self
+            .participations(ParticipationParent::Callout(id), &empty, page(1))
+            .await?
+            .total)
+    }
+
+    pub async fn callout_summary(&self, callout: Callout) -> Result<CalloutSummary> {
+        let participations = self.callout_people(callout.id).await?;
+        let calls = self.phone_call_status_counts(Some(callout.id)).await?;
+        Ok(CalloutSummary {
+            callout,
+            participations,
+            calls,
+        })
+    }
+
+    /// The first `limit` callouts (by id) with their progress.
+    pub async fn callout_summaries(&self, limit: i64) -> Result<Vec<CalloutSummary>> {
+        let empty = Filter::empty(Family::Callout);
+        let callouts = self.callouts(None, &empty, page(limit)).await?.items;
+        let mut out = Vec::with_capacity(callouts.len());
+        for c in callouts {
+            out.push(self.callout_summary(c).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn callout_detail(&self, id: i64) -> Result<CalloutDetail> {
+        let summary = self.callout_summary(self.callout(id).await?).await?;
+        let empty = Filter::empty(Family::Participation);
+        let parts = self
+            .participations(ParticipationParent::Callout(id), &empty, page(100))
+            .await?;
+        let calls_filter = Filter::empty(Family::PhoneCall);
+        let (calls, _) = newest(100, |p| {
+            self.phone_calls(PhoneCallParent::Callout(id), &calls_filter, p)
+        })
+        .await?;
+        Ok(CalloutDetail {
+            summary,
+            participations: parts.items,
+            participations_total: parts.total,
+            calls,
+        })
+    }
+
+    pub async fn contact_detail(&self, id: i64) -> Result<ContactDetail> {
+        let contact = self.contact(id).await?;
+        let callouts = self
+            .callouts(Some(id), &Filter::empty(Family::Callout), page(100))
+            .await?
+            .items;
+        let f = Filter::empty(Family::PhoneCall);
+        let (calls, _) = newest(100, |p| {
+            self.phone_calls(PhoneCallParent::Contact(id), &f, p)
+        })
+        .await?;
+        Ok(ContactDetail {
+            contact,
+            callouts,
+            calls,
+        })
+    }
+
+    /// Creates a CalloutPopulation in `preview` for `callout_id` from a contact filter (the
+    /// `contact_filter_params` object) and returns its count and first page.
+    pub async fn build_population_preview(
+        &self,
+        callout_id: i64,
+        contact_filter_params: Map<String, Value>,
+        first_page: i64,
+    ) -> Result<PopulationPreview> {
+        let mut parameters = Map::new();
+        parameters.insert(
+            "contact_filter_params".into(),
+            Value::Object(contact_filter_params),
+        );
+        let op = self
+            .create_batch_operation(
+                BatchOperationInput {
+                    kind: Some(BatchType::CalloutPopulation.as_str().into()),
+                    callout_id: Some(callout_id),
+                    parameters: Some(parameters),
+                    ..BatchOperationInput::default()
+                },
+                true,
+            )
+            .await?;
+        self.population_preview(op.id, first_page).await
+    }
+
+    /// Count and first page of who a population will add.
+    pub async fn population_preview(&self, id: i64, first_page: i64) -> Result<PopulationPreview> {
+        let op = self
+            .batch_operation(id, &[BatchType::CalloutPopulation.as_str()])
+            .await?;
+        let shown = self
+            .preview_contacts(id, &Filter::empty(Family::Contact), page(first_page))
+            .await?;
+        Ok(PopulationPreview {
+            op,
+            total: shown.total,
+            first: shown.items,
+        })
+    }
+
+    /// The latest `limit` batch operations, newest first, with progress for those in flight.
+    pub async fn batch_summaries(&self, limit: i64) -> Result<Vec<BatchSummary>> {
+        let f = Filter::empty(Family::BatchOperation);
+        let (ops, _) = newest(limit, |p| self.batch_operations(None, &[], &f, p)).await?;
+        let mut out = Vec::with_capacity(ops.len());
+        let population = BatchType::CalloutPopulation.as_str();
+        for op in ops {
+            let in_flight = op.status == "queued" || op.status == "running";
+            let progress = if in_flight && op.kind == population {
+                let q = Filter::empty(Family::Contact);
+                let will = self.preview_contacts(op.id, &q, page(1)).await?.total;
+                let done = self.batch_result_contacts(op.id, &q, page(1)).await?.total;
+                Some((done, will))
+            } else {
+                None
+            };
+            out.push(BatchSummary { op, progress });
+        }
+        Ok(out)
+    }
+
+    /// Starts a callout and dials everyone in it who has no call yet. A callout with dialing
+    /// settings is a campaign: only `start` (or `resume`) is fired and its runner does the rest.
+    /// A manual callout: fires `start` (or `resume`), then queues a PhoneCallCreate for the callout's participations without calls
+    /// and a PhoneCallQueue for its `created` calls. The batch worker runs them in id order.
+    /// `remote_request_params` come from the callout's metadata (`from`) and the public URL.
+    pub async fn start_callout_dialling(&self, id: i64) -> Result<Callout> {
+        let callout = self.callout(id).await?;
+        let campaign = serde_json::to_value(&callout)
+            .ok()
+            .and_then(|v| v.get("dialing").cloned())
+            .is_some_and(|d| !d.is_null());
+        if campaign {
+            // A campaign: its runner creates and paces the calls once the callout runs.
+            let event = if callout.status == "initialized" {
+                "start"
+            } else {
+                "resume"
+            };
+            return self.fire_callout_event(id, Some(event)).await;
+        }
+        let people = self.callout_people(id).await?;
+        if people == 0 {
+            return Err(Error::invalid(
+                "callout",
+                "has nobody to call: build and queue a population first",
+            ));
+        }
+        let url = match (&self.dialing().public_url, self.dialing().simulated()) {
+            (Some(base), _) => format!("{base}/api/remote_phone_call_events"),
+            (None, true) => "http://127.0.0.1/api/remote_phone_call_events".into(),
+            (None, false) => {
+                return Err(Error::invalid(
+                    "base",
+                    "SCFM_PUBLIC_URL is not set: the provider could not fetch the call flow",
+                ));
+            }
+        };
+        let mut rrp = Map::new();
+        rrp.insert("url".into(), Value::String(url));
+        rrp.insert("method".into(), Value::String("POST".into()));
+        if let Some(from) = callout.metadata.get("from").and_then(Value::as_str) {
+            rrp.insert("from".into(), Value::String(from.into()));
+        }
+        let event = if callout.status == "initialized" {
+            "start"
+        } else {
+            "resume"
+        };
+        let started = self.fire_callout_event(id, Some(event)).await?;
+        let parts = json!({"callout_id": id.to_string(), "has_phone_calls": "false"});
+        let create = self
+            .create_batch_operation(
+                BatchOperationInput {
+                    kind: Some(BatchType::PhoneCallCreate.as_str().into()),
+                    callout_id: Some(id),
+                    parameters: Some(params(json!({
+                        "callout_participation_filter_params": parts,
+                        "remote_request_params": Value::Object(rrp),
+                        "skip_validate_preview_presence": "1",
+                    }))),
+                    ..BatchOperationInput::default()
+                },
+                false,
+            )
+            .await?;
+        let queue = self
+            .create_batch_operation(
+                BatchOperationInput {
+                    kind: Some(BatchType::PhoneCallQueue.as_str().into()),
+                    callout_id: Some(id),
+                    parameters: Some(params(json!({
+                        "callout_participation_filter_params": {"callout_id": id.to_string()},
+                        "phone_call_filter_params": {"status": "created"},
+                        "skip_validate_preview_presence": "1",
+                    }))),
+                    ..BatchOperationInput::default()
+                },
+                false,
+            )
+            .await?;
+        self.fire_batch_operation_event(create.id, Some("queue"))
+            .await?;
+        self.fire_batch_operation_event(queue.id, Some("queue"))
+            .await?;
+        Ok(started)
+    }
+
+    /// Latest calls (optionally for one callout and statuses), counts, events and outcomes.
+    pub async fn live_calls(
+        &self,
+        callout_id: Option<i64>,
+        statuses: &[String],
+        limit: i64,
+    ) -> Result<LiveCalls> {
+        let counts = self.phone_call_status_counts(callout_id).await?;
+        let parent = callout_id.map_or(PhoneCallParent::All, PhoneCallParent::Callout);
+        let q = if statuses.is_empty() {
+            json!({})
+        } else {
+            json!({"status": statuses.join(",")})
+        };
+        let f = Filter::parse(Family::PhoneCall, Some(&q));
+        let (calls, total) = newest(limit, |p| self.phone_calls(parent, &f, p)).await?;
+        let ef = Filter::empty(Family::Event);
+        let eparent = callout_id.map_or(EventParent::All, EventParent::Callout);
+        let (events, _) = newest(20, |p| self.remote_phone_call_events(eparent, &ef, p)).await?;
+        // Outcomes per minute over the latest final calls (at most 500 of them).
+        let done = json!({"status": crate::domain::status::PHONE_CALL_TERMINAL.join(",")});
+        let df = Filter::parse(Family::PhoneCall, Some(&done));
+        let (finals, _) = newest(500, |p| self.phone_calls(parent, &df, p)).await?;
+        let now = self.clock().now();
+        let mut per_minute = vec![0u64; 30];
+        for c in &finals {
+            let Ok(t) = chrono::DateTime::parse_from_rfc3339(&c.updated_at) else {
+                continue;
+            };
+            let age = (now - t.with_timezone(&chrono::Utc)).num_minutes();
+            if (0..30).contains(&age) {
+                per_minute[29 - age as usize] += 1;
+            }
+        }
+        Ok(LiveCalls {
+            counts,
+            calls,
+            total,
+            events,
+            outcomes_per_minute: per_minute,
+        })
+    }
+}
+
+fn params(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}

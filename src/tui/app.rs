@@ -1,0 +1,260 @@
+//! The App: a composition root holding the four panes, the modal stack and the status line.
+//! Keys go to the top modal, else to the focused pane's bindings, else to the global ones.
+//! `update` (in `update.rs`) changes state and returns effects; `render` only reads state.
+
+use super::action::{Action, Effect, PaneId};
+use super::keymap::{self, Binding};
+use super::panes::Component;
+use super::panes::batch_preview::PreviewsPane;
+use super::panes::callouts::CalloutsPane;
+use super::panes::contacts::ContactsPane;
+use super::panes::live_calls::LiveCallsPane;
+use super::theme::Theme;
+use super::widgets::command_line::{self, Prompt, PromptOutcome};
+use super::widgets::confirm::{Confirm, ConfirmOutcome};
+use super::widgets::form::{Form, FormOutcome};
+use super::widgets::status_bar::{self, Info, Message};
+use super::widgets::{centered, help};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+/// Smallest usable terminal.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+
+pub enum Modal {
+    Help { scroll: u16 },
+    Confirm(Confirm),
+    Command(Prompt),
+    Filter(Prompt),
+    Form(Box<Form>),
+}
+
+pub struct App {
+    pub info: Info,
+    pub theme: Theme,
+    pub focus: PaneId,
+    pub contacts: ContactsPane,
+    pub callouts: CalloutsPane,
+    pub previews: PreviewsPane,
+    pub calls: LiveCallsPane,
+    pub modals: Vec<Modal>,
+    pub message: Option<Message>,
+    pub quit: bool,
+    /// Registered call flow logic names, shown in the callout form.
+    pub flows: String,
+}
+
+impl App {
+    pub fn new(info: Info, theme: Theme, flows: String, message: Option<String>) -> App {
+        App {
+            info,
+            theme,
+            focus: PaneId::Contacts,
+            contacts: ContactsPane::default(),
+            callouts: CalloutsPane::default(),
+            previews: PreviewsPane::default(),
+            calls: LiveCallsPane::default(),
+            modals: Vec::new(),
+            message: message.map(|text| Message { text, error: false }),
+            quit: false,
+            flows,
+        }
+    }
+
+    /// The first loads (the focused pane).
+    pub fn start(&mut self) -> Vec<Effect> {
+        self.pane_mut().reload()
+    }
+
+    pub fn pane(&self) -> &dyn Component {
+        match self.focus {
+            PaneId::Contacts => &self.contacts,
+            PaneId::Callouts => &self.callouts,
+            PaneId::Previews => &self.previews,
+            PaneId::Calls => &self.calls,
+        }
+    }
+
+    pub fn pane_mut(&mut self) -> &mut dyn Component {
+        match self.focus {
+            PaneId::Contacts => &mut self.contacts,
+            PaneId::Callouts => &mut self.callouts,
+            PaneId::Previews => &mut self.previews,
+            PaneId::Calls => &mut self.calls,
+        }
+    }
+
+    /// The live keymap of the current screen: pane bindings, then globals.
+    pub fn hint_bindings(&self) -> Vec<Binding> {
+        let mut b = self.pane().bindings();
+        b.extend(keymap::global());
+        b
+    }
+
+    pub fn help_sections(&self) -> Vec<(&'static str, Vec<Binding>)> {
+        vec![
+            (self.focus.title(), self.pane().bindings()),
+            ("Lists", keymap::nav()),
+            ("Everywhere", keymap::global()),
+        ]
+    }
+
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    pub fn top_form(&mut self) -> Option<&mut Form> {
+        match self.modals.last_mut() {
+            Some(Modal::Form(f)) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Routes a key press: top modal first, then the focused pane, then global keys.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if key.kind == KeyEventKind::Release {
+            return vec![];
+        }
+        let Some(top) = self.modals.last_mut() else {
+            let action = self
+                .pane()
+                .handle_key(&key)
+                .or_else(|| keymap::lookup(&keymap::global(), &key));
+            return action.map(|a| self.update(a)).unwrap_or_default();
+        };
+        let next = match top {
+            Modal::Help { scroll } => match key.code {
+                KeyCode::Char('j') | KeyCode::Down => {
+                    *scroll = scroll.saturating_add(1);
+                    None
+                }
+                KeyCode::Char('k') | KeyCode::Up => {
+                    *scroll = scroll.saturating_sub(1);
+                    None
+                }
+                _ => {
+                    self.modals.pop();
+                    None
+                }
+            },
+            Modal::Confirm(c) => match c.handle_key(key) {
+                ConfirmOutcome::Stay => None,
+                ConfirmOutcome::No => {
+                    self.modals.pop();
+                    self.say("cancelled");
+                    None
+                }
+                ConfirmOutcome::Yes(a) => {
+                    self.modals.pop();
+                    Some(a)
+                }
+            },
+            Modal::Command(p) => match p.handle_key(key) {
+                PromptOutcome::Stay => None,
+                PromptOutcome::Cancel => {
+                    self.modals.pop();
+                    None
+                }
+                PromptOutcome::Submit(text) => {
+                    self.modals.pop();
+                    match command_line::parse(&text) {
+                        Ok(a) => Some(a),
+                        Err(e) => {
+                            self.error(e);
+                            None
+                        }
+                    }
+                }
+            },
+            Modal::Filter(p) => match p.handle_key(key) {
+                PromptOutcome::Stay => None,
+                PromptOutcome::Cancel => {
+                    self.modals.pop();
+                    None
+                }
+                PromptOutcome::Submit(text) => {
+                    self.modals.pop();
+                    Some(Action::ApplyFilter(text))
+                }
+            },
+            Modal::Form(f) => {
+                if f.saving {
+                    None
+                } else {
+                    match f.handle_key(key) {
+                        FormOutcome::Stay => None,
+                        FormOutcome::Cancel => {
+                            self.modals.pop();
+                            None
+                        }
+                        FormOutcome::Submit(a) => Some(a),
+                    }
+                }
+            }
+        };
+        next.map(|a| self.update(a)).unwrap_or_default()
+    }
+
+    pub fn render(&self, area: Rect, buf: &mut Buffer) {
+        let theme = &self.theme;
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            Paragraph::new(format!(
+                "terminal too small: {}x{}, scfm needs {MIN_WIDTH}x{MIN_HEIGHT} (q quits)",
+                area.width, area.height
+            ))
+            .wrap(Wrap { trim: true })
+            .render(area, buf);
+            return;
+        }
+        let [tabs, body, msg, status, hints] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(5),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        status_bar::render_tabs(self.focus, &self.info, tabs, buf, theme);
+        self.pane().render(body, buf, theme);
+        status_bar::render_message(self.message.as_ref(), &self.info, msg, buf, theme);
+        status_bar::render_status(&self.info, status, buf, theme);
+        status_bar::render_hints(&self.hint_bindings(), hints, buf, theme);
+        for modal in &self.modals {
+            match modal {
+                Modal::Help { scroll } => {
+                    help::render(&self.help_sections(), *scroll, body, buf, theme)
+                }
+                Modal::Confirm(c) => c.render(body, buf, theme),
+                Modal::Command(p) | Modal::Filter(p) => p.render(hints, buf, theme),
+                Modal::Form(f) => f.render(body, buf, theme),
+            }
+        }
+        if self.modals.is_empty() && !self.pane_loaded() {
+            let r = centered(body, 20, 1);
+            buf.set_line(r.x, r.y, &Line::styled(" loading… ", theme.dim()), r.width);
+        }
+    }
+
+    fn pane_loaded(&self) -> bool {
+        match self.focus {
+            PaneId::Contacts => self.contacts.load.loaded,
+            PaneId::Callouts => self.callouts.load.loaded,
+            PaneId::Previews => self.previews.load.loaded,
+            PaneId::Calls => self.calls.load.loaded,
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The event loop: one task owns the App and the screen and `select!`s over terminal input,
+//! effect results, service change events, a refresh timer that exists only after a change, a
+//! frame-rate limit that exists only while a frame is owed, and shutdown. Nothing ticks: an
+//! idle TUI draws nothing and sends nothing.
+
+use super::action::{Action, Nav};
+use super::app::App;
+use super::effects;
+use crossterm::event::{Event, KeyEventKind, MouseEventKind};
+use futures::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// At most ~30 frames a second.
+pub const FRAME: Duration = Duration::from_millis(33);
+/// Changes reported by the service are coalesced for this long before panes reload.
+pub const REFRESH_DELAY: Duration = Duration::from_millis(250);
+/// How often `data_version` is checked for writes by another process.
+pub const DATA_VERSION_EVERY: Duration = Duration::from_secs(2);
+
+/// Something that can show the App.
+pub trait Screen {
+    fn draw(&mut self, app: &App) -> std::io::Result<()>;
+}
+
+impl<B: Backend> Screen for Terminal<B> {
+    fn draw(&mut self, app: &App) -> std::io::Result<()> {
+        Terminal::draw(self, |f| {
+            let area = f.area();
+            app.render(area, f.buffer_mut())
+        })
+        .map(|_| ())
+    }
+}
+
+/// The real terminal: each frame wrapped in synchronized-update sequences against tearing.
+pub struct Synced<B: Backend + std::io::Write>(pub Terminal<B>);
+
+impl<B: Backend + std::io::Write> Screen for Synced<B> {
+    fn draw(&mut self, app: &App) -> std::io::Result<()> {
+        crossterm::queue!(
+            self.0.backend_mut(),
+            crossterm::terminal::BeginSynchronizedUpdate
+        )?;
+        Screen::draw(&mut self.0, app)?;
+        crossterm::execute!(
+            self.0.backend_mut(),
+            crossterm::terminal::EndSynchronizedUpdate
+        )
+    }
+}
+
+fn handle_event(app: &mut App, ev: Event) -> (Vec<super::action::Effect>, bool) {
+    match ev {
+        Event::Key(k) if k.kind != KeyEventKind::Release => (app.handle_key(k), true),
+        Event::Resize(..) => (app.update(Action::Resize), true),
+        Event::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollDown => (app.update(Action::Nav(Nav::Down)), true),
+            MouseEventKind::ScrollUp => (app.update(Action::Nav(Nav::Up)), true),
+            _ => (vec![], false),
+        },
+        _ => (vec![], false),
+    }
+}
+
+/// Runs until the App quits, input ends, or `shutdown` resolves. `draws` counts frames.
+pub async fn run<S, E, F>(
+    app: &mut App,
+    screen: &mut S,
+    service: &crate::service::Service,
+    mut events: E,
+    shutdown: F,
+    draws: Arc<AtomicU64>,
+) -> std::io::Result<()>
+where
+    S: Screen,
+    E: Stream<Item = std::io::Result<Event>> + Unpin,
+    F: Future<Output = ()>,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
+    let mut changes = service.subscribe();
+    let watcher = spawn_data_version_watch(service.clone(), tx.clone());
+    let spawn = |effects: Vec<super::action::Effect>| {
+        for e in effects {
+            effects::spawn(service, e, &tx);
+        }
+    };
+    spawn(app.start());
+    tokio::pin!(shutdown);
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    let mut refresh_at: Option<Instant> = None;
+    let mut changes_open = true;
+    let result = loop {
+        if app.quit {
+            break Ok(());
+        }
+        let mut draw_at = None;
+        if dirty {
+            match last_draw {
+                Some(t) if t.elapsed() < FRAME => draw_at = Some(t + FRAME),
+                _ => {
+                    if let Err(e) = screen.draw(app) {
+                        break Err(e);
+                    }
+                    draws.fetch_add(1, Ordering::Relaxed);
+                    last_draw = Some(Instant::now());
+                    dirty = false;
+                }
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => break Ok(()),
+            ev = events.next() => match ev {
+                Some(Ok(ev)) => {
+                    let (effects, changed) = handle_event(app, ev);
+                    dirty |= changed;
+                    spawn(effects);
+                }
+                Some(Err(e)) => break Err(e),
+                None => break Ok(()),
+            },
+            Some(action) = rx.recv() => {
+                let stale = matches!(action, Action::AllStale);
+                spawn(app.update(action));
+                if stale {
+                    refresh_at.get_or_insert_with(|| Instant::now() + REFRESH_DELAY);
+                } else {
+                    dirty = true;
+                }
+            }
+            r = changes.recv(), if changes_open => {
+                match r {
+                    Ok(ev) => spawn(app.update(Action::ServiceChanged(ev))),
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::debug!(missed = n, "service events lagged; reloading");
+                        spawn(app.update(Action::AllStale));
+                    }
+                    Err(RecvError::Closed) => changes_open = false,
+                }
+                // Drain what else is queued, then reload once after a short pause.
+                while let Ok(ev) = changes.try_recv() {
+                    spawn(app.update(Action::ServiceChanged(ev)));
+                }
+                refresh_at.get_or_insert_with(|| Instant::now() + REFRESH_DELAY);
+            }
+            _ = sleep_until(refresh_at), if refresh_at.is_some() => {
+                refresh_at = None;
+                let effects = app.update(Action::Refresh);
+                spawn(effects);
+            }
+            _ = sleep_until(draw_at), if draw_at.is_some() => {}
+        }
+    };
+    watcher.abort();
+    result
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => futures::future::pending().await,
+    }
+}
+
+/// Checks `data_version` every 2 s on one held connection and reports a change (a write by
+/// another process, or by this one) as `AllStale`. Sends nothing while nothing changes.
+fn spawn_data_version_watch(
+    service: crate::service::Service,
+    tx: mpsc::UnboundedSender<Action>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut watch = match service.data_version_watch().await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "data_version watch unavailable");
+                return;
+            }
+        };
+        let mut last = watch.current().await.ok();
+        loop {
+            tokio::time::sleep(DATA_VERSION_EVERY).await;
+            let now = watch.current().await.ok();
+            if now.is_some() && now != last {
+                last = now;
+                if tx.send(Action::AllStale).is_err() {
+                    return;
+                }
+            }
+        }
+    })
+}

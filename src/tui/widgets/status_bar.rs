@@ -1,0 +1,155 @@
+//! The chrome around every pane: the tab bar (with the SIMULATION badge), the message line,
+//! the status line (listen URL, provider and credentials, workers, database) and the key hints.
+
+use super::super::action::PaneId;
+use super::super::keymap::Binding;
+use super::super::theme::Theme;
+use super::truncate_left;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+/// Whether this process serves the API (and runs the workers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    Serving(String),
+    /// The port was taken (another scfm, most likely): no server, no workers.
+    PortTaken(String),
+    /// Not started (tests, read-only).
+    Off,
+}
+
+/// What the status bar says about this process; fixed at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Info {
+    pub listen: Listen,
+    pub provider: String,
+    pub missing_credentials: Option<String>,
+    pub simulated: bool,
+    pub database: String,
+    pub log_path: String,
+}
+
+impl Info {
+    pub fn workers_running(&self) -> bool {
+        matches!(self.listen, Listen::Serving(_))
+    }
+}
+
+/// The last message, shown until the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+pub fn render_tabs(focus: PaneId, info: &Info, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let mut spans = Vec::new();
+    let narrow = area.width < 100;
+    for p in PaneId::ALL {
+        let title = if narrow {
+            match p {
+                PaneId::Contacts => "Contacts",
+                PaneId::Callouts => "Callouts",
+                PaneId::Previews => "Previews",
+                PaneId::Calls => "Calls",
+            }
+        } else {
+            p.title()
+        };
+        let label = format!(" {} {} ", p.index() + 1, title);
+        if p == focus {
+            spans.push(Span::styled(
+                format!("[{}]", label.trim()),
+                theme.active_tab(),
+            ));
+        } else {
+            spans.push(Span::raw(label));
+        }
+    }
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+    if info.simulated {
+        let badge = " SIMULATION ";
+        let w = badge.len() as u16;
+        if area.width > w {
+            buf.set_span(
+                area.x + area.width - w,
+                area.y,
+                &Span::styled(badge, theme.simulation()),
+                w,
+            );
+        }
+    }
+}
+
+pub fn render_message(
+    message: Option<&Message>,
+    info: &Info,
+    area: Rect,
+    buf: &mut Buffer,
+    theme: &Theme,
+) {
+    let line = match message {
+        Some(m) if m.error => Line::from(vec![
+            Span::styled("error: ", theme.error()),
+            Span::raw(format!("{} (log: {})", m.text, info.log_path)),
+        ]),
+        Some(m) => Line::raw(m.text.clone()),
+        None => match &info.missing_credentials {
+            Some(missing) => Line::from(vec![
+                Span::styled("dialling off: ", theme.warning()),
+                Span::raw(missing.clone()),
+            ]),
+            None => Line::raw(""),
+        },
+    };
+    buf.set_line(area.x, area.y, &line, area.width);
+}
+
+pub fn render_status(info: &Info, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let mut spans = Vec::new();
+    if info.simulated {
+        spans.push(Span::styled(" SIMULATION ", theme.simulation()));
+        spans.push(Span::raw(" "));
+    }
+    let listen = match &info.listen {
+        Listen::Serving(url) => url.clone(),
+        Listen::PortTaken(_) => "no server: port taken".into(),
+        Listen::Off => "no server".into(),
+    };
+    let creds = if info.simulated {
+        "no real calls"
+    } else if info.missing_credentials.is_some() {
+        "credentials NOT set"
+    } else {
+        "credentials set"
+    };
+    let workers = if info.workers_running() {
+        "workers on"
+    } else {
+        "workers off"
+    };
+    let head = format!("{listen} │ {} ({creds}) │ {workers} │ db ", info.provider);
+    let used: usize = spans.iter().map(|s| s.width()).sum::<usize>() + head.chars().count();
+    let room = (area.width as usize).saturating_sub(used).max(8);
+    spans.push(Span::styled(head, theme.dim()));
+    spans.push(Span::raw(truncate_left(&info.database, room)));
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+}
+
+pub fn render_hints(bindings: &[Binding], area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let mut spans = Vec::new();
+    for b in bindings.iter().filter(|b| b.hint) {
+        let style = if b.disabled.is_some() {
+            theme.dim()
+        } else {
+            ratatui::style::Style::new()
+        };
+        spans.push(Span::styled(
+            b.label.to_string(),
+            theme.title().patch(style),
+        ));
+        spans.push(Span::styled(format!(" {}  ", b.desc), style));
+    }
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+}
