@@ -118,18 +118,18 @@ pub fn render_status(info: &Info, area: Rect, buf: &mut Buffer, theme: &Theme) {
         Listen::Off => "no server".into(),
     };
     let creds = if info.simulated {
-        "no real calls"
+        ""
     } else if info.missing_credentials.is_some() {
-        "credentials NOT set"
+        ": no credentials"
     } else {
-        "credentials set"
+        ": credentials set"
     };
     let workers = if info.workers_running() {
         "workers on"
     } else {
         "workers off"
     };
-    let head = format!("{listen} │ {} ({creds}) │ {workers} │ db ", info.provider);
+    let head = format!("{listen} │ {}{creds} │ {workers} │ db ", info.provider);
     let used: usize = spans.iter().map(|s| s.width()).sum::<usize>() + head.chars().count();
     let room = (area.width as usize).saturating_sub(used).max(8);
     spans.push(Span::styled(head, theme.dim()));

@@ -1,0 +1,107 @@
+//! A smoke test as a person would run it: the real binary in a detached tmux session (80x24) on a
+//! temp database, keys sent with `send-keys`, the screen read with `capture-pane`, quit with `q`,
+//! and the terminal checked to be back (the shell line after the program printed its exit code).
+//! Skips, saying why, only when tmux is not installed (CI installs it).
+#![allow(clippy::unwrap_used)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_for(session: &str, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let screen = tmux(&["capture-pane", "-p", "-t", session]);
+        if screen.contains(what) {
+            return screen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never showed {what:?}; screen:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn tui_in_tmux() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("SKIPPED tui_in_tmux: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let session = format!("scfm-smoke-{}", std::process::id());
+    let cmd = format!(
+        "env -u NO_COLOR SCFM_DATA_DIR={d} DATABASE_URL={d}/scfm.sqlite3 SCFM_LISTEN=127.0.0.1:0 \
+         SCFM_API_TOKEN=smoke PLATFORM_PROVIDER=simulator TERM=xterm-256color {}; \
+         echo SCFM-EXIT:$?; sleep 60",
+        env!("CARGO_BIN_EXE_scfm")
+    );
+    let started = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &cmd,
+        ])
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let kill = || {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &session])
+            .status();
+    };
+    let result = std::panic::catch_unwind(|| {
+        let screen = wait_for(&session, "No contacts yet");
+        assert!(screen.contains("[1 Contacts]"), "{screen}");
+        assert!(screen.contains("SIMULATION"), "{screen}");
+        assert!(screen.contains("workers on"), "{screen}");
+        assert!(screen.contains("http://127.0.0.1:"), "{screen}");
+        // Create a contact through the form.
+        tmux(&["send-keys", "-t", &session, "n"]);
+        wait_for(&session, "New contact");
+        tmux(&[
+            "send-keys",
+            "-t",
+            &session,
+            "+85512345678",
+            "Tab",
+            "province=Kandal",
+            "C-s",
+        ]);
+        wait_for(&session, "contact 1 saved");
+        let screen = wait_for(&session, "province=Kandal");
+        assert!(screen.contains("+85512345678"), "{screen}");
+        // Help and panes.
+        tmux(&["send-keys", "-t", &session, "?"]);
+        wait_for(&session, "Everywhere");
+        tmux(&["send-keys", "-t", &session, "Escape"]);
+        tmux(&["send-keys", "-t", &session, "4"]);
+        wait_for(&session, "Calls by status");
+        // Quit; the program's exit status is printed on the restored screen.
+        tmux(&["send-keys", "-t", &session, "q"]);
+        let screen = wait_for(&session, "SCFM-EXIT:");
+        assert!(screen.contains("SCFM-EXIT:0"), "{screen}");
+        assert!(screen.contains("scfm: log is at"), "{screen}");
+        assert!(
+            !screen.contains("Calls by status"),
+            "alternate screen left: {screen}"
+        );
+        assert!(std::path::Path::new(&format!("{d}/scfm.log")).exists());
+    });
+    kill();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
