@@ -58,7 +58,8 @@ impl<S: Send + Sync> FromRequest<S> for Params {
         let mut map = if bytes.is_empty() {
             Map::new()
         } else if content_type.starts_with("application/x-www-form-urlencoded") {
-            params::parse_nested(&bytes).map_err(|_| ApiError::bad_request())?
+            // Rack 2.0 read form bodies with `&` as the only separator (`a=x;y` keeps `x;y`).
+            params::parse_form_body(&bytes).map_err(|_| ApiError::bad_request())?
         } else if content_type.starts_with("application/json") {
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(m)) => {
@@ -80,8 +81,17 @@ impl<S: Send + Sync> FromRequest<S> for Params {
     }
 }
 
-async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+/// How long a client may take to send its body; a slow client (a byte a second) gets 408 and
+/// the server keeps serving others (headers have their own read timeout in `http::serve`).
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Reads a whole body, at most `MAX_BODY` bytes within `BODY_TIMEOUT`.
+pub async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY));
+    let Ok(result) = read.await else {
+        return Err(ApiError::Status(axum::http::StatusCode::REQUEST_TIMEOUT));
+    };
+    result.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .map(|s| s.is::<http_body_util::LengthLimitError>())
             .unwrap_or(false);

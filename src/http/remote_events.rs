@@ -2,8 +2,8 @@
 //! JSON index/show/update of stored events, plus their nested indexes.
 
 use super::AppState;
-use super::error::{ApiError, ApiResult};
-use super::extract::{MAX_BODY, Params, path_id};
+use super::error::ApiResult;
+use super::extract::{Params, path_id};
 use super::pagination::paginated;
 use super::respond::{no_content, ok};
 use crate::call_flow::twiml;
@@ -144,8 +144,9 @@ async fn webhook(State(s): State<AppState>, req: Request) -> Response {
         .get::<OriginalUri>()
         .map(|u| u.0.clone())
         .unwrap_or(parts.uri.clone());
-    let Ok(bytes) = axum::body::to_bytes(Body::new(body), MAX_BODY).await else {
-        return ApiError::Status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
+    let bytes = match super::extract::read_body(Body::new(body)).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
     };
     let is_form = parts
         .headers
