@@ -8,6 +8,7 @@ pub mod effects;
 pub mod event_loop;
 pub mod keymap;
 pub mod panes;
+mod questions;
 pub mod terminal;
 pub mod theme;
 mod update;

@@ -6,10 +6,10 @@ use super::action::{Action, CalloutVerb, Effect, PaneId};
 use super::app::{App, Modal};
 use super::panes::Component;
 use super::panes::batch_preview::short_kind;
-use super::panes::callouts::{CalloutsPane, name_of};
+use super::panes::callouts::CalloutsPane;
 use super::widgets::command_line::Prompt;
 use super::widgets::confirm::Confirm;
-use super::widgets::filter::{calls_filter, contact_filter, metadata_lines, metadata_to_lines};
+use super::widgets::filter::{contact_filter, metadata_lines, metadata_to_lines};
 use super::widgets::form::Form;
 use super::widgets::thousands;
 use crate::service::ServiceEvent;
@@ -25,7 +25,12 @@ impl App {
         }
     }
 
-    fn confirm(&mut self, title: String, body: Vec<String>, on_yes: Action) -> Vec<Effect> {
+    pub(super) fn confirm(
+        &mut self,
+        title: String,
+        body: Vec<String>,
+        on_yes: Action,
+    ) -> Vec<Effect> {
         self.modals
             .push(Modal::Confirm(Confirm::new(title, body, on_yes)));
         vec![]
@@ -397,102 +402,5 @@ impl App {
         if self.top_form().is_some() {
             self.modals.pop();
         }
-    }
-
-    fn apply_filter(&mut self, text: String) -> Vec<Effect> {
-        match self.focus {
-            PaneId::Contacts => match contact_filter(&text) {
-                Ok(f) => self.contacts.set_filter(text, f),
-                Err(e) => {
-                    self.error(format!("filter: {e}"));
-                    vec![]
-                }
-            },
-            PaneId::Callouts => {
-                self.callouts.filter_text = text;
-                self.callouts.sel.index = 0;
-                vec![]
-            }
-            PaneId::Calls => match calls_filter(&text) {
-                Ok((callout, statuses)) => self.calls.set_filter(text, callout, statuses),
-                Err(e) => {
-                    self.error(format!("filter: {e}"));
-                    vec![]
-                }
-            },
-            PaneId::Previews => vec![],
-        }
-    }
-
-    fn confirm_callout(&mut self, id: i64, verb: CalloutVerb, people: i64) -> Vec<Effect> {
-        let name = self
-            .callouts
-            .items
-            .iter()
-            .find(|s| s.callout.id == id)
-            .map(|s| name_of(&s.callout.metadata))
-            .unwrap_or_default();
-        let label = if name.is_empty() {
-            format!("callout {id}")
-        } else {
-            format!("callout {id} «{name}»")
-        };
-        let n = thousands(people);
-        let sim = if self.info.simulated {
-            " (SIMULATION: no real calls)"
-        } else {
-            ""
-        };
-        let (title, body) = match verb {
-            CalloutVerb::Start => {
-                if people == 0 {
-                    self.error(format!(
-                        "{label} has nobody to call: build and queue a population first (3)"
-                    ));
-                    return vec![];
-                }
-                (
-                    format!("Start {label}?"),
-                    vec![format!("This dials {n} people now{sim}.")],
-                )
-            }
-            CalloutVerb::Pause => (
-                format!("Pause {label}?"),
-                vec![format!("It affects {n} people.")],
-            ),
-            CalloutVerb::Resume => (
-                format!("Resume {label}?"),
-                vec![format!("It affects {n} people{sim}.")],
-            ),
-            CalloutVerb::Stop => (
-                format!("Stop {label}?"),
-                vec![format!("It affects {n} people.")],
-            ),
-        };
-        self.confirm(title, body, Action::DoCalloutEvent { id, verb })
-    }
-
-    fn confirm_batch(&mut self, queue: bool) -> Vec<Effect> {
-        let Some(b) = self.previews.selected() else {
-            return vec![];
-        };
-        let (id, kind) = (b.op.id, short_kind(&b.op.kind).to_string());
-        let event = if queue { "queue" } else { "requeue" };
-        let people = self.previews.selected_preview().map(|p| {
-            format!(
-                "It adds {} people to callout {}.",
-                thousands(p.total),
-                p.op.callout_id.unwrap_or_default()
-            )
-        });
-        let body = vec![people.unwrap_or_else(|| format!("{kind} runs again over its filters."))];
-        self.confirm(
-            format!(
-                "{} batch operation #{id} ({kind})?",
-                if queue { "Queue" } else { "Requeue" }
-            ),
-            body,
-            Action::DoBatchEvent { id, event },
-        )
     }
 }
