@@ -24,6 +24,43 @@ pub enum Command {
     /// Call flows: list the known ones, or check a flow file and print what callers will hear.
     #[command(subcommand)]
     Flows(FlowsCommand),
+    /// Import data from CSV (contacts).
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Export data as CSV (contacts, or a callout's results).
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import contacts: an msisdn column plus any other columns into metadata. Existing
+    /// numbers are merged into, invalid rows are listed with their line number.
+    Contacts {
+        /// The CSV file (UTF-8, header row required).
+        file: PathBuf,
+        /// Header of the column holding the phone numbers (case-insensitive).
+        #[arg(long, default_value = "msisdn")]
+        msisdn_column: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Every contact: msisdn plus one column per metadata key.
+    Contacts {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// One row per participation of a callout: metadata, attempts, final status, answers.
+    Callout {
+        /// The callout id.
+        id: i64,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ pub mod app;
 pub mod call_flow;
 pub mod cli;
 pub mod commands;
+pub mod commands_csv;
 pub mod config;
 pub mod domain;
 pub mod http;

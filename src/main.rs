@@ -17,6 +17,12 @@ async fn main() -> anyhow::Result<()> {
             let code = scfm::commands::flows(&cmd, &config, &mut std::io::stdout())?;
             std::process::exit(code)
         }
+        Some(Command::Import(cmd)) => {
+            std::process::exit(scfm::commands_csv::import(&cmd, &config).await)
+        }
+        Some(Command::Export(cmd)) => {
+            std::process::exit(scfm::commands_csv::export(&cmd, &config).await)
+        }
         None => {
             // The TUI owns the screen: logs go to a file only.
             let _guard = scfm::logging::to_file(&config.data_dir)?;
