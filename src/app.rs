@@ -181,12 +181,23 @@ pub async fn run_tui(
     mut config: Config,
     options: crate::tui::TuiOptions,
 ) -> anyhow::Result<std::path::PathBuf> {
-    use crate::tui::Listen;
-    let log_path = config.data_dir.join("scfm.log");
     if let Some(path) = config.ensure_api_credentials()? {
         tracing::info!(path = %path.display(), "API token (bearer) is in this file");
     }
     let service = build_service(&config).await?;
+    run_tui_on(service, config, options, None).await
+}
+
+/// The TUI around an existing service (`scfm demo` prepares one first). `notice` is shown in
+/// the status bar at start when nothing more urgent is.
+pub async fn run_tui_on(
+    service: Service,
+    config: Config,
+    options: crate::tui::TuiOptions,
+    notice: Option<String>,
+) -> anyhow::Result<std::path::PathBuf> {
+    use crate::tui::Listen;
+    let log_path = config.data_dir.join("scfm.log");
     let (running, listen, message) = match TcpListener::bind(&config.listen).await {
         Ok(listener) => {
             let url = match listener.local_addr() {
@@ -195,7 +206,7 @@ pub async fn run_tui(
             };
             tracing::info!(listen = %url, database = %config.database.display(), "scfm TUI serving");
             let running = start_with(service.clone(), config.clone(), listener);
-            (Some(running), Listen::Serving(url), None)
+            (Some(running), Listen::Serving(url), notice)
         }
         Err(e) => {
             tracing::warn!(listen = %config.listen, error = %e, "not serving: cannot bind");

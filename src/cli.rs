@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Run headless: the HTTP API and the background workers, logging to stderr.
     Serve,
+    /// A drill: the TUI on a throwaway database with sample contacts and a running campaign on
+    /// the SIMULATED provider. Nobody is really called.
+    Demo,
     /// Call flows: list the known ones, or check a flow file and print what callers will hear.
     #[command(subcommand)]
     Flows(FlowsCommand),

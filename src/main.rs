@@ -23,14 +23,19 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Export(cmd)) => {
             std::process::exit(scfm::commands_csv::export(&cmd, &config).await)
         }
+        Some(Command::Demo) => {
+            let _guard = scfm::logging::to_file(&config.data_dir)?;
+            let options = tui_options();
+            let result = scfm::demo::run(&config, options).await;
+            if let Err(e) = &result {
+                eprintln!("scfm: {e:#}");
+            }
+            result.map(|_| ())
+        }
         None => {
             // The TUI owns the screen: logs go to a file only.
             let _guard = scfm::logging::to_file(&config.data_dir)?;
-            let env_set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-            let options = scfm::tui::TuiOptions {
-                mouse: env_set("SCFM_MOUSE"),
-                no_color: env_set("NO_COLOR"),
-            };
+            let options = tui_options();
             let result = scfm::app::run_tui(config, options).await;
             match &result {
                 Ok(log) => println!("scfm: log is at {}", log.display()),
@@ -38,5 +43,13 @@ async fn main() -> anyhow::Result<()> {
             }
             result.map(|_| ())
         }
+    }
+}
+
+fn tui_options() -> scfm::tui::TuiOptions {
+    let env_set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    scfm::tui::TuiOptions {
+        mouse: env_set("SCFM_MOUSE"),
+        no_color: env_set("NO_COLOR"),
     }
 }
