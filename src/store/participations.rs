@@ -191,6 +191,8 @@ pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
 
 /// Populates a callout in one set-based statement: every contact matching `filter` that is not
 /// yet in the callout (by contact or msisdn) becomes a participation. Returns rows inserted.
+/// Contacts already in are excluded up front, not left to `OR IGNORE`: with AUTOINCREMENT every
+/// ignored row would still use up an id, so ids after a requeue would skip numbers.
 pub async fn populate(
     conn: &mut Conn,
     callout_id: i64,
@@ -209,7 +211,11 @@ pub async fn populate(
     qb.push_bind(now.to_string())
         .push(", ")
         .push_bind(now.to_string());
-    qb.push(" FROM contacts c WHERE 1");
+    qb.push(" FROM contacts c WHERE NOT EXISTS (SELECT 1 FROM callout_participations x WHERE x.callout_id = ")
+        .push_bind(callout_id)
+        .push(" AND x.contact_id = c.id) AND NOT EXISTS (SELECT 1 FROM callout_participations y WHERE y.callout_id = ")
+        .push_bind(callout_id)
+        .push(" AND y.msisdn = c.msisdn)");
     push_filter(&mut qb, "c", filter);
     qb.push(" ORDER BY c.id");
     Ok(qb.build().execute(conn).await?.rows_affected())
