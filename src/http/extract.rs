@@ -48,18 +48,21 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             .filter(|s| *s == "https" || *s == "http")
             .unwrap_or("http");
         let url_base = format!("{scheme}://{host}{}", original.path());
-        let content_type = parts
+        let raw_content_type = parts
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("")
-            .to_ascii_lowercase();
+            .to_string();
+        let content_type = raw_content_type.to_ascii_lowercase();
         let bytes = read_body(body).await?;
         let mut map = if bytes.is_empty() {
             Map::new()
         } else if content_type.starts_with("application/x-www-form-urlencoded") {
             // Rack 2.0 read form bodies with `&` as the only separator (`a=x;y` keeps `x;y`).
             params::parse_form_body(&bytes).map_err(|_| ApiError::bad_request())?
+        } else if content_type.starts_with("multipart/form-data") {
+            multipart(&raw_content_type, bytes).await?
         } else if content_type.starts_with("application/json") {
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(m)) => {
@@ -79,6 +82,36 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             url_base,
         })
     }
+}
+
+/// `multipart/form-data` (what `curl -F` sends): text fields go through the same Rack key
+/// grammar as form bodies; file parts are ignored (no route takes uploads).
+async fn multipart(
+    content_type: &str,
+    bytes: bytes::Bytes,
+) -> Result<Map<String, Value>, ApiError> {
+    let boundary = multer::parse_boundary(content_type).map_err(|_| ApiError::bad_request())?;
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    while let Some(field) = parts
+        .next_field()
+        .await
+        .map_err(|_| ApiError::bad_request())?
+    {
+        if field.file_name().is_some() {
+            continue;
+        }
+        let Some(name) = field.name().map(str::to_string) else {
+            continue;
+        };
+        let text = field.text().await.map_err(|_| ApiError::bad_request())?;
+        pairs.push((name, text));
+    }
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    params::parse_form_body(encoded.as_bytes()).map_err(|_| ApiError::bad_request())
 }
 
 /// How long a client may take to send its body; a slow client (a byte a second) gets 408 and
