@@ -353,3 +353,37 @@ async fn provider_faults_leave_clear_states() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_lost_create_ends_errored_without_a_second_dial() {
+    let fake = FakeProvider::start(FakeConfig::twilio()).await;
+    let s = TestServer::start_with(|c| {
+        use_fake(c, &fake);
+        c.provider.request_timeout = Duration::from_millis(500);
+        c.provider.reconcile_after = Duration::from_millis(200);
+        c.provider.unknown_outcome_grace = Duration::from_secs(1);
+    })
+    .await;
+    let cp = alice_in_callout(&s).await;
+    // The provider reads the request and hangs up without answering (and places no call).
+    fake.add_fault(Fault::on_create(FaultAction::Drop));
+    let id = create_call(&s, cp).await["id"].as_i64().unwrap();
+    fire(&s, id, "queue").await;
+    let v = s
+        .wait_for(&format!("/api/phone_calls/{id}"), |v| {
+            v["status"] == "errored"
+        })
+        .await;
+    let msg = v["remote_error_message"].as_str().unwrap();
+    assert!(
+        msg.contains("outcome unknown") && msg.contains("not redialled"),
+        "{msg}"
+    );
+    let creates = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/Calls.json"))
+        .count();
+    assert_eq!(creates, 1, "the lost request was not sent again");
+    s.stop().await;
+}
