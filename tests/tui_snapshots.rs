@@ -7,7 +7,7 @@ mod tui_support;
 
 use crossterm::event::KeyCode;
 use scfm::tui::action::{Action, PaneId};
-use tui_support::{Harness, fixed_clock, info, seed, service_with};
+use tui_support::{Harness, ctrl, fixed_clock, info, seed, seed_campaign, service_with};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
@@ -99,4 +99,34 @@ async fn simulation_and_port_taken_status() {
     let mut h = Harness::new(service, i).await;
     h.app.say(msg);
     insta::assert_snapshot!("simulation_port_taken_80x24", h.screen(80, 24));
+}
+
+#[tokio::test]
+async fn callouts_with_campaign_progress() {
+    let (_d, service) = service_with(fixed_clock()).await;
+    let id = seed_campaign(&service).await;
+    let mut h = Harness::new(service, info()).await;
+    h.act(Action::Focus(PaneId::Callouts)).await;
+    h.act(Action::Nav(scfm::tui::action::Nav::Bottom)).await;
+    assert_eq!(h.app.callouts.current().unwrap().callout.id, id);
+    snap("callouts_progress", &h);
+    h.code(KeyCode::Enter).await;
+    snap("callout_progress_detail", &h);
+    h.keys("e").await;
+    insta::assert_snapshot!("callout_form_dialing_80x24", h.screen(80, 24));
+    h.code(KeyCode::Esc).await;
+    h.act(Action::Focus(PaneId::Calls)).await;
+    snap("live_calls_progress", &h);
+}
+
+#[tokio::test]
+async fn new_callout_form() {
+    let (_d, mut h) = seeded().await;
+    h.keys("2n").await;
+    insta::assert_snapshot!("callout_form_80x24", h.screen(80, 24));
+    h.press(ctrl('t')).await;
+    insta::assert_snapshot!("callout_form_dialing_on_80x24", h.screen(80, 24));
+    h.code(KeyCode::Esc).await;
+    h.keys("?").await;
+    insta::assert_snapshot!("help_callouts_160x48", h.screen(160, 48));
 }

@@ -3,7 +3,8 @@
 //! effect tasks and never touches the store itself.
 
 use super::{
-    BatchOperationInput, Error, EventParent, ParticipationParent, PhoneCallParent, Result, Service,
+    BatchOperationInput, Error, EventParent, ParticipationParent, PhoneCallParent, Progress,
+    Result, Service,
 };
 use crate::domain::batch::BatchType;
 use crate::domain::filter::{Family, Filter};
@@ -21,12 +22,14 @@ pub const IN_FLIGHT: &[&str] = &[
     "in_progress",
 ];
 
-/// A callout with its progress: participations and calls by status.
+/// A callout with its progress: participations, calls by status, and the campaign progress
+/// (reached, not reached by reason, pending, in progress, attempts, ETA).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalloutSummary {
     pub callout: Callout,
     pub participations: i64,
     pub calls: Vec<(String, i64)>,
+    pub progress: Progress,
 }
 
 /// A contact with the callouts it takes part in and its latest calls.
@@ -73,6 +76,9 @@ pub struct LiveCalls {
     pub events: Vec<RemotePhoneCallEvent>,
     /// Calls that reached a final status, per minute, oldest first (last 30 minutes).
     pub outcomes_per_minute: Vec<u64>,
+    /// Progress of the filtered callout, else of running and paused callouts (at most 5),
+    /// with each callout's name.
+    pub campaigns: Vec<(String, Progress)>,
 }
 
 /// Watches SQLite's `data_version` on one held connection (the value is per connection, so it
@@ -157,10 +163,12 @@ impl Service {
     pub async fn callout_summary(&self, callout: Callout) -> Result<CalloutSummary> {
         let participations = self.callout_people(callout.id).await?;
         let calls = self.phone_call_status_counts(Some(callout.id)).await?;
+        let progress = self.callout_progress(callout.id).await?;
         Ok(CalloutSummary {
             callout,
             participations,
             calls,
+            progress,
         })
     }
 
@@ -402,7 +410,32 @@ impl Service {
             total,
             events,
             outcomes_per_minute: per_minute,
+            campaigns: self.campaigns_progress(callout_id).await?,
         })
+    }
+
+    /// Progress of `callout_id` (nothing if it does not exist), else of the running and paused
+    /// callouts (the first 5 by id), each with its name.
+    async fn campaigns_progress(&self, callout_id: Option<i64>) -> Result<Vec<(String, Progress)>> {
+        let callouts = match callout_id {
+            Some(id) => match self.callout(id).await {
+                Ok(c) => vec![c],
+                Err(Error::NotFound) => vec![],
+                Err(e) => return Err(e),
+            },
+            None => {
+                let q = json!({"status": "running,paused"});
+                let f = Filter::parse(Family::Callout, Some(&q));
+                self.callouts(None, &f, page(5)).await?.items
+            }
+        };
+        let mut out = Vec::with_capacity(callouts.len());
+        for c in callouts {
+            let name = c.metadata.get("name").and_then(Value::as_str);
+            let name = name.unwrap_or_default().to_string();
+            out.push((name, self.callout_progress(c.id).await?));
+        }
+        Ok(out)
     }
 }
 

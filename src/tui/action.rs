@@ -6,6 +6,7 @@ use crate::service::ServiceEvent;
 use crate::service::tui_queries::{
     BatchSummary, CalloutDetail, CalloutSummary, ContactDetail, LiveCalls, PopulationPreview,
 };
+use crate::service::{ImportProgress, ImportReport};
 use crate::store::{BatchOperation, Callout, Contact};
 use serde_json::{Map, Value};
 
@@ -100,6 +101,34 @@ pub struct CalloutFields {
     pub audio_url: String,
     pub message: String,
     pub from: String,
+    /// Whether the callout has dialing settings (a campaign) or is manual.
+    pub dialing_on: bool,
+    /// The dialing fields as typed, in the order of `widgets::callout_form::DIALING`.
+    pub dialing: Vec<String>,
+}
+
+/// What `:export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportTarget {
+    Contacts,
+    Callout(i64),
+}
+
+impl ExportTarget {
+    pub fn describe(self) -> String {
+        match self {
+            ExportTarget::Contacts => "contacts".into(),
+            ExportTarget::Callout(id) => format!("participations of callout {id}"),
+        }
+    }
+
+    /// What must exist for the export: `callout 3`.
+    pub fn describe_owner(self) -> String {
+        match self {
+            ExportTarget::Contacts => "contacts".into(),
+            ExportTarget::Callout(id) => format!("callout {id}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +146,18 @@ pub enum Action {
     RunCommand(String),
     OpenCallout(i64),
     Nav(Nav),
+    /// `:import FILE [--msisdn-column NAME]`.
+    Import {
+        path: String,
+        msisdn_column: Option<String>,
+    },
+    /// `:export contacts FILE` / `:export callout ID FILE`.
+    Export {
+        target: ExportTarget,
+        path: String,
+    },
+    /// `:invalid`: the invalid rows of the last import.
+    ShowImportErrors,
     // Pane verbs.
     New,
     Edit,
@@ -183,6 +224,16 @@ pub enum Action {
     BatchEventDone(Box<BatchOperation>),
     LiveLoaded(Box<LiveCalls>),
     InFlightCounted(i64),
+    ImportProgress(ImportProgress),
+    ImportFinished {
+        path: String,
+        result: Result<Box<ImportReport>, String>,
+    },
+    ExportFinished {
+        target: ExportTarget,
+        path: String,
+        result: Result<u64, String>,
+    },
     Failed {
         what: &'static str,
         reason: String,
@@ -222,6 +273,8 @@ pub enum Effect {
         id: Option<i64>,
         call_flow_logic: Option<String>,
         metadata: Map<String, Value>,
+        /// `None` leaves the settings as they are; `Some(None)` removes them (manual callout).
+        dialing: Option<Option<Map<String, Value>>>,
     },
     CountCalloutPeople {
         id: i64,
@@ -246,4 +299,14 @@ pub enum Effect {
         statuses: Vec<String>,
     },
     CountInFlight,
+    /// Imports a CSV file; progress comes back as `Action::ImportProgress`.
+    ImportContacts {
+        path: String,
+        msisdn_column: Option<String>,
+    },
+    /// Writes a CSV file (to a temporary name, renamed when complete).
+    Export {
+        target: ExportTarget,
+        path: String,
+    },
 }

@@ -3,6 +3,7 @@
 //! `update` (in `update.rs`) changes state and returns effects; `render` only reads state.
 
 use super::action::{Action, Effect, PaneId};
+use super::csv_jobs::CsvState;
 use super::keymap::{self, Binding};
 use super::panes::Component;
 use super::panes::batch_preview::PreviewsPane;
@@ -13,6 +14,7 @@ use super::theme::Theme;
 use super::widgets::command_line::{self, Prompt, PromptOutcome};
 use super::widgets::confirm::{Confirm, ConfirmOutcome};
 use super::widgets::form::{Form, FormOutcome};
+use super::widgets::report::Report;
 use super::widgets::status_bar::{self, Info, Message};
 use super::widgets::{centered, help};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
@@ -26,11 +28,15 @@ pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
 
 pub enum Modal {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Confirm(Confirm),
     Command(Prompt),
     Filter(Prompt),
     Form(Box<Form>),
+    /// A text listing (the last import's invalid rows).
+    Report(Report),
 }
 
 pub struct App {
@@ -46,6 +52,8 @@ pub struct App {
     pub quit: bool,
     /// Registered call flow logic names, shown in the callout form.
     pub flows: String,
+    /// The import in flight (for the gauge) and the last import's report.
+    pub csv: CsvState,
 }
 
 impl App {
@@ -62,6 +70,7 @@ impl App {
             message: message.map(|text| Message { text, error: false }),
             quit: false,
             flows,
+            csv: CsvState::default(),
         }
     }
 
@@ -137,7 +146,7 @@ impl App {
             return action.map(|a| self.update(a)).unwrap_or_default();
         };
         let next = match top {
-            Modal::Help { scroll } => match key.code {
+            Modal::Help { scroll } | Modal::Report(Report { scroll, .. }) => match key.code {
                 KeyCode::Char('j') | KeyCode::Down => {
                     *scroll = scroll.saturating_add(1);
                     None
@@ -230,7 +239,10 @@ impl App {
         .areas(area);
         status_bar::render_tabs(self.focus, &self.info, tabs, buf, theme);
         self.pane().render(body, buf, theme);
-        status_bar::render_message(self.message.as_ref(), &self.info, msg, buf, theme);
+        match &self.csv.import {
+            Some(job) => status_bar::render_import(job, msg, buf, theme),
+            None => status_bar::render_message(self.message.as_ref(), &self.info, msg, buf, theme),
+        }
         status_bar::render_status(&self.info, status, buf, theme);
         status_bar::render_hints(&self.hint_bindings(), hints, buf, theme);
         for modal in &self.modals {
@@ -241,6 +253,7 @@ impl App {
                 Modal::Confirm(c) => c.render(body, buf, theme),
                 Modal::Command(p) | Modal::Filter(p) => p.render(hints, buf, theme),
                 Modal::Form(f) => f.render(body, buf, theme),
+                Modal::Report(r) => r.render(body, buf, theme),
             }
         }
         if self.modals.is_empty() && !self.pane_loaded() {

@@ -13,12 +13,12 @@ pub const CONTACTS_PAGE: i64 = 100;
 /// Rows of a population preview's first page.
 pub const PREVIEW_PAGE: i64 = 50;
 
-/// Spawns `effect`; its resulting action is sent on `tx`.
+/// Spawns `effect`; its progress and resulting action are sent on `tx`.
 pub fn spawn(service: &Service, effect: Effect, tx: &UnboundedSender<Action>) {
     let service = service.clone();
     let tx = tx.clone();
     tokio::spawn(async move {
-        let action = run(&service, effect).await;
+        let action = run_reporting(&service, effect, Some(&tx)).await;
         let _ = tx.send(action);
     });
 }
@@ -37,8 +37,18 @@ fn contact_filter(map: Map<String, Value>) -> Filter {
     Filter::parse(Family::Contact, Some(&Value::Object(map)))
 }
 
-/// Runs one effect to completion and says what came of it.
+/// Runs one effect to completion and says what came of it (progress is dropped).
 pub async fn run(service: &Service, effect: Effect) -> Action {
+    run_reporting(service, effect, None).await
+}
+
+/// Runs one effect to completion; a long one (an import) sends its progress on `progress`
+/// before returning what came of it.
+pub async fn run_reporting(
+    service: &Service,
+    effect: Effect,
+    progress: Option<&UnboundedSender<Action>>,
+) -> Action {
     let result = match effect {
         Effect::LoadContacts {
             seq,
@@ -106,12 +116,13 @@ pub async fn run(service: &Service, effect: Effect) -> Action {
             id,
             call_flow_logic,
             metadata,
+            dialing,
         } => {
             let input = CalloutInput {
                 call_flow_logic: Some(call_flow_logic),
                 metadata: Some(metadata),
                 merge_mode: crate::domain::metadata::MergeMode::Merge,
-                ..CalloutInput::default()
+                dialing,
             };
             match id {
                 None => service.create_callout(input).await,
@@ -173,6 +184,13 @@ pub async fn run(service: &Service, effect: Effect) -> Action {
             .await
             .map(Action::InFlightCounted)
             .map_err(failed("counting calls in flight")),
+        Effect::ImportContacts {
+            path,
+            msisdn_column,
+        } => Ok(super::effects_csv::import(service, path, msisdn_column, progress).await),
+        Effect::Export { target, path } => {
+            Ok(super::effects_csv::export(service, target, path).await)
+        }
     };
     result.unwrap_or_else(|a| a)
 }

@@ -4,7 +4,9 @@
 
 pub mod action;
 pub mod app;
+mod csv_jobs;
 pub mod effects;
+mod effects_csv;
 pub mod event_loop;
 pub mod keymap;
 pub mod panes;

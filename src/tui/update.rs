@@ -6,14 +6,13 @@ use super::action::{Action, CalloutVerb, Effect, PaneId};
 use super::app::{App, Modal};
 use super::panes::Component;
 use super::panes::batch_preview::short_kind;
-use super::panes::callouts::CalloutsPane;
+use super::widgets::callout_form;
 use super::widgets::command_line::Prompt;
 use super::widgets::confirm::Confirm;
 use super::widgets::filter::{contact_filter, metadata_lines, metadata_to_lines};
 use super::widgets::form::Form;
 use super::widgets::thousands;
 use crate::service::ServiceEvent;
-use serde_json::{Map, Value};
 
 impl App {
     fn focus_on(&mut self, pane: PaneId) -> Vec<Effect> {
@@ -109,6 +108,12 @@ impl App {
                 out
             }
             A::Nav(n) => self.pane_mut().nav(n),
+            A::Import { .. }
+            | A::Export { .. }
+            | A::ShowImportErrors
+            | A::ImportProgress(_)
+            | A::ImportFinished { .. }
+            | A::ExportFinished { .. } => self.update_csv(action),
             A::Disabled(reason) => {
                 self.say(reason);
                 vec![]
@@ -138,7 +143,8 @@ impl App {
                         })
                     }
                     PaneId::Callouts => self.callouts.current().map(|s| {
-                        Form::callout(Some(s.callout.id), &CalloutsPane::fields_of(s), &self.flows)
+                        let fields = callout_form::fields_of(s);
+                        Form::callout(Some(s.callout.id), &fields, &self.flows)
                     }),
                     _ => None,
                 };
@@ -230,25 +236,7 @@ impl App {
                     Err(e) => self.form_error(e),
                 }
             }
-            A::SubmitCallout { id, fields } => {
-                let mut metadata = Map::new();
-                for (k, v) in [
-                    ("name", &fields.name),
-                    ("audio_url", &fields.audio_url),
-                    ("message", &fields.message),
-                    ("from", &fields.from),
-                ] {
-                    if !v.is_empty() {
-                        metadata.insert(k.into(), Value::String(v.clone()));
-                    }
-                }
-                let cfl = Some(fields.call_flow_logic).filter(|s| !s.is_empty());
-                self.saving(Effect::SaveCallout {
-                    id,
-                    call_flow_logic: cfl,
-                    metadata,
-                })
-            }
+            A::SubmitCallout { id, fields } => self.saving(callout_form::save_effect(id, fields)),
             A::SubmitPreview { callout_id, filter } => {
                 let Ok(callout_id) = callout_id.trim().parse::<i64>() else {
                     return self.form_error("callout id: expected a number (see pane 2)".into());
@@ -341,7 +329,7 @@ impl App {
                     ServiceEvent::ContactsChanged => &[PaneId::Contacts],
                     ServiceEvent::CalloutChanged(_) => &[PaneId::Callouts],
                     ServiceEvent::ParticipationsChanged { .. } => {
-                        &[PaneId::Callouts, PaneId::Previews]
+                        &[PaneId::Callouts, PaneId::Previews, PaneId::Calls]
                     }
                     ServiceEvent::BatchOperationChanged(_) => &[PaneId::Previews],
                     ServiceEvent::PhoneCallChanged(_) | ServiceEvent::PhoneCallsChanged => {

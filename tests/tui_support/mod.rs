@@ -56,6 +56,8 @@ pub struct Harness {
     pub service: Service,
     /// Every effect the App asked for, in order.
     pub effects: Vec<Effect>,
+    /// Progress actions effects reported (an import's), in order.
+    pub reported: Vec<Action>,
 }
 
 impl Harness {
@@ -65,6 +67,7 @@ impl Harness {
             app,
             service,
             effects: Vec::new(),
+            reported: Vec::new(),
         };
         let start = h.app.start();
         h.settle(start).await;
@@ -77,7 +80,12 @@ impl Harness {
             let mut next = Vec::new();
             for e in pending {
                 self.effects.push(e.clone());
-                let action = scfm::tui::effects::run(&self.service, e).await;
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let action = scfm::tui::effects::run_reporting(&self.service, e, Some(&tx)).await;
+                while let Ok(p) = rx.try_recv() {
+                    self.reported.push(p.clone());
+                    next.extend(self.app.update(p));
+                }
                 next.extend(self.app.update(action));
             }
             pending = next;
@@ -129,6 +137,28 @@ pub fn render(app: &App, w: u16, h: u16) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Types `:cmd` and Enter.
+pub async fn command(h: &mut Harness, cmd: &str) {
+    h.keys(&format!(":{cmd}")).await;
+    h.code(KeyCode::Enter).await;
+}
+
+/// The message line: text and whether it is an error.
+pub fn message(h: &Harness) -> (String, bool) {
+    let m = h.app.message.clone().unwrap();
+    (m.text, m.error)
+}
+
+/// Types `values` into the focused field and the ones after it, Tab between them.
+pub async fn fill(h: &mut Harness, values: &[&str]) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            h.code(KeyCode::Tab).await;
+        }
+        h.keys(v).await;
+    }
 }
 
 /// Contacts, a callout with a queued-and-run population, and calls created for it.
@@ -219,4 +249,79 @@ pub async fn seed(service: &Service) {
         .await
         .unwrap();
     while service.run_next_batch_operation().await.unwrap() {}
+}
+
+/// `seed`, then callout 3 "Evacuation" with dialing settings over all five contacts, started,
+/// one runner pass per call (fixed clock), and its five calls set to: completed (a person),
+/// completed (a machine), failed, busy (retried: pending), queued (in progress).
+pub async fn seed_campaign(service: &Service) -> i64 {
+    use scfm::service::{BatchOperationInput, CalloutInput};
+    seed(service).await;
+    let dialing = json!({
+        "from": "+85510999999", "twiml_url": "https://example.org/warning.xml",
+        "max_calls_per_second": 5, "max_concurrent_calls": 10, "retry_statuses": ["busy"],
+        "max_attempts": 2, "retry_delay_seconds": 600, "machine_detection": true,
+        "calling_window": {"start": "07:00", "end": "19:00", "days": [], "time_zone": "Asia/Phnom_Penh"}
+    });
+    let callout = service
+        .create_callout(CalloutInput {
+            metadata: json!({"name": "Evacuation"}).as_object().cloned(),
+            dialing: Some(dialing.as_object().cloned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pop = service
+        .create_batch_operation(
+            BatchOperationInput {
+                kind: Some("BatchOperation::CalloutPopulation".into()),
+                callout_id: Some(callout.id),
+                parameters: json!({"contact_filter_params": {}}).as_object().cloned(),
+                ..Default::default()
+            },
+            true,
+        )
+        .await
+        .unwrap();
+    service
+        .fire_batch_operation_event(pop.id, Some("queue"))
+        .await
+        .unwrap();
+    while service.run_next_batch_operation().await.unwrap() {}
+    service
+        .fire_callout_event(callout.id, Some("start"))
+        .await
+        .unwrap();
+    while service.run_campaigns_once().await.unwrap() > 0 {}
+    let calls = service
+        .phone_calls(
+            scfm::service::PhoneCallParent::Callout(callout.id),
+            &scfm::domain::filter::Filter::empty(scfm::domain::filter::Family::PhoneCall),
+            scfm::store::Page {
+                page: 1,
+                per_page: 10,
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(calls.len(), 5, "the runner queued a call for everyone");
+    let outcomes = [
+        ("completed", r#"{"answered_by":"human"}"#),
+        ("completed", r#"{"answered_by":"machine_start"}"#),
+        ("failed", "{}"),
+        ("busy", "{}"),
+    ];
+    let mut tx = service.store().write().await.unwrap();
+    for (call, (status, response)) in calls.iter().zip(outcomes) {
+        sqlx::query("UPDATE phone_calls SET status = ?, remote_response = ? WHERE id = ?")
+            .bind(status)
+            .bind(response)
+            .bind(call.id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    callout.id
 }

@@ -1,18 +1,20 @@
-//! Callouts: the list with status and progress (people; calls by status), the create/edit form,
-//! start/pause/resume/stop (each confirmed by the App with the number of people), and a detail
-//! view of one callout's participations and calls.
+//! Callouts: the list with status and campaign progress (people, reached, not reached,
+//! pending, in progress, ETA), the create/edit form, start/pause/resume/stop (each confirmed by
+//! the App with the number of people), and a detail view (`callout_detail.rs`) of one
+//! callout's progress, participations and calls.
 
-use super::super::action::{Action, CalloutFields, CalloutVerb, Effect, Nav};
+use super::super::action::{Action, CalloutVerb, Effect, Nav};
 use super::super::keymap::{Binding, Key};
 use super::super::theme::Theme;
-use super::super::widgets::{short_time, thousands};
+use super::super::widgets::{progress, thousands};
+use super::callout_detail::{render_detail, render_summary};
 use super::{Component, LoadState, PAGE, Selection, table};
 use crate::service::tui_queries::{CalloutDetail, CalloutSummary, IN_FLIGHT};
 use crossterm::event::KeyCode;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Row, Widget, Wrap};
+use ratatui::widgets::Row;
 use serde_json::Value;
 
 #[derive(Debug, Default)]
@@ -23,19 +25,13 @@ pub struct CalloutsPane {
     pub detail: Option<CalloutDetail>,
     pub detail_id: Option<i64>,
     pub load: LoadState,
+    /// A callout to select once the list in flight lands (one just saved).
+    pub select_when_loaded: Option<i64>,
 }
 
 pub fn name_of(metadata: &Value) -> String {
     metadata
         .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
-}
-
-fn meta_str(metadata: &Value, key: &str) -> String {
-    metadata
-        .get(key)
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string()
@@ -53,7 +49,7 @@ pub fn calls_text(calls: &[(String, i64)]) -> String {
         .join(" · ")
 }
 
-fn in_flight(calls: &[(String, i64)]) -> i64 {
+pub fn in_flight(calls: &[(String, i64)]) -> i64 {
     calls
         .iter()
         .filter(|(s, _)| IN_FLIGHT.contains(&s.as_str()))
@@ -87,17 +83,6 @@ impl CalloutsPane {
         self.visible().get(self.sel.index).copied()
     }
 
-    pub fn fields_of(s: &CalloutSummary) -> CalloutFields {
-        let m = &s.callout.metadata;
-        CalloutFields {
-            name: name_of(m),
-            call_flow_logic: s.callout.call_flow_logic.clone().unwrap_or_default(),
-            audio_url: meta_str(m, "audio_url"),
-            message: meta_str(m, "message"),
-            from: meta_str(m, "from"),
-        }
-    }
-
     pub fn open(&mut self, id: i64) -> Vec<Effect> {
         self.detail_id = Some(id);
         if self.detail.as_ref().map(|d| d.summary.callout.id) != Some(id) {
@@ -110,6 +95,9 @@ impl CalloutsPane {
         self.items = items;
         let n = self.visible().len();
         self.sel.clamp(n);
+        if let Some(id) = self.select_when_loaded.take() {
+            self.select_id(id);
+        }
         if self.load.done() {
             self.reload()
         } else {
@@ -117,117 +105,12 @@ impl CalloutsPane {
         }
     }
 
+    /// Selects callout `id` now, or when the list in flight lands if it is not in it yet.
     pub fn select_id(&mut self, id: i64) {
-        if let Some(i) = self.visible().iter().position(|s| s.callout.id == id) {
-            self.sel.index = i;
+        match self.visible().iter().position(|s| s.callout.id == id) {
+            Some(i) => self.sel.index = i,
+            None => self.select_when_loaded = Some(id),
         }
-    }
-
-    fn render_summary(&self, s: &CalloutSummary, area: Rect, buf: &mut Buffer, theme: &Theme) {
-        let c = &s.callout;
-        let m = &c.metadata;
-        let mut lines = vec![
-            Line::from(vec![
-                Span::styled(format!("Callout {} ", c.id), theme.title()),
-                Span::raw(name_of(m)),
-            ]),
-            Line::from(vec![
-                Span::raw("status: "),
-                Span::styled(c.status.clone(), theme.status(&c.status)),
-                Span::raw(format!(
-                    "   people: {}   in flight: {}",
-                    thousands(s.participations),
-                    thousands(in_flight(&s.calls))
-                )),
-            ]),
-            Line::raw(format!(
-                "flow: {}",
-                c.call_flow_logic.as_deref().unwrap_or("(default)")
-            )),
-        ];
-        for key in ["audio_url", "message", "from"] {
-            let v = meta_str(m, key);
-            if !v.is_empty() {
-                lines.push(Line::raw(format!("{key}: {v}")));
-            }
-        }
-        lines.push(Line::raw(format!("calls: {}", calls_text(&s.calls))));
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
-            .block(Block::default().borders(Borders::ALL).title(" Progress "))
-            .render(area, buf);
-    }
-
-    fn render_detail(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
-        let Some(d) = &self.detail else {
-            Paragraph::new(Line::styled("loading callout…", theme.dim())).render(area, buf);
-            return;
-        };
-        let [head, body] =
-            Layout::vertical([Constraint::Length(8), Constraint::Min(4)]).areas(area);
-        self.render_summary(&d.summary, head, buf, theme);
-        let wide = area.width >= 120;
-        let [left, right] = if wide {
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body)
-        } else {
-            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body)
-        };
-        let rows = d
-            .participations
-            .iter()
-            .map(|p| {
-                Row::new(vec![
-                    p.id.to_string(),
-                    p.contact_id.to_string(),
-                    p.msisdn.clone(),
-                ])
-            })
-            .collect();
-        table(
-            Line::raw(format!(
-                " Participations (first {} of {}) ",
-                d.participations.len(),
-                thousands(d.participations_total)
-            )),
-            &["id", "contact", "msisdn"],
-            &[
-                Constraint::Length(7),
-                Constraint::Length(8),
-                Constraint::Min(12),
-            ],
-            rows,
-            None,
-            left,
-            buf,
-            theme,
-        );
-        let rows = d
-            .calls
-            .iter()
-            .map(|c| {
-                Row::new(vec![
-                    c.id.to_string(),
-                    c.msisdn.clone(),
-                    c.status.clone(),
-                    short_time(&c.updated_at),
-                ])
-            })
-            .collect();
-        table(
-            Line::raw(format!(" Calls, newest first ({}) ", d.calls.len())),
-            &["id", "msisdn", "status", "updated"],
-            &[
-                Constraint::Length(7),
-                Constraint::Length(14),
-                Constraint::Length(19),
-                Constraint::Min(8),
-            ],
-            rows,
-            None,
-            right,
-            buf,
-            theme,
-        );
     }
 }
 
@@ -328,7 +211,7 @@ impl Component for CalloutsPane {
 
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
         if self.detail_id.is_some() {
-            self.render_detail(area, buf, theme);
+            render_detail(self.detail.as_ref(), area, buf, theme);
             return;
         }
         let wide = area.width >= 120;
@@ -353,33 +236,29 @@ impl Component for CalloutsPane {
         let rows: Vec<Row> = visible
             .iter()
             .map(|s| {
-                let done: i64 = s
-                    .calls
-                    .iter()
-                    .filter(|(st, _)| !IN_FLIGHT.contains(&st.as_str()) && st != "created")
-                    .map(|(_, n)| n)
-                    .sum();
-                Row::new(vec![
+                let p = &s.progress;
+                let mut cells = vec![
                     s.callout.id.to_string(),
                     name_of(&s.callout.metadata),
                     s.callout.status.clone(),
                     thousands(s.participations),
-                    thousands(in_flight(&s.calls)),
-                    thousands(done),
-                ])
+                    thousands(p.reached),
+                    thousands(progress::not_reached_total(p)),
+                    thousands(p.pending),
+                    thousands(p.in_progress),
+                ];
+                if wide {
+                    cells.push(thousands(p.attempts));
+                }
+                cells.push(progress::eta_text(p.eta_seconds));
+                Row::new(cells)
             })
             .collect();
+        let (header, widths) = columns(wide);
         table(
             title,
-            &["id", "name", "status", "people", "live", "done"],
-            &[
-                Constraint::Length(5),
-                Constraint::Min(12),
-                Constraint::Length(11),
-                Constraint::Length(9),
-                Constraint::Length(7),
-                Constraint::Length(7),
-            ],
+            &header,
+            &widths,
             rows,
             Some(&self.sel),
             list,
@@ -396,7 +275,31 @@ impl Component for CalloutsPane {
             super::note("No callouts. Press n to create one.", inner, buf, theme);
         }
         if let (Some(side), Some(cur)) = (side, visible.get(self.sel.index)) {
-            self.render_summary(cur, side, buf, theme);
+            render_summary(cur, side, buf, theme);
         }
     }
+}
+
+/// List columns: `missed` = not reached (will not be called again), `live` = in progress.
+fn columns(wide: bool) -> (Vec<&'static str>, Vec<Constraint>) {
+    let mut header = vec![
+        "id", "name", "status", "people", "reached", "missed", "pending", "live",
+    ];
+    let mut widths = vec![
+        Constraint::Length(4),
+        Constraint::Min(10),
+        Constraint::Length(11),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(5),
+    ];
+    if wide {
+        header.push("attempts");
+        widths.push(Constraint::Length(8));
+    }
+    header.push("ETA");
+    widths.push(Constraint::Length(7));
+    (header, widths)
 }

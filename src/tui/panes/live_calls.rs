@@ -1,11 +1,12 @@
-//! Live calls: counts by status, a sparkline of outcomes per minute, the latest calls and the
-//! latest remote events, filtered by callout and status (`/callout=3 status=completed`). Reloads
-//! when the service says calls changed (coalesced by the event loop), never on a timer.
+//! Live calls: counts by status, campaign progress (the filtered callout, else the running and
+//! paused ones), a sparkline of outcomes per minute, the latest calls and the latest remote
+//! events, filtered by callout and status (`/callout=3 status=completed`). Reloads when the
+//! service says calls changed (coalesced by the event loop), never on a timer.
 
 use super::super::action::{Action, Effect, Nav};
 use super::super::keymap::{Binding, Key};
 use super::super::theme::Theme;
-use super::super::widgets::{short_time, thousands};
+use super::super::widgets::{progress, short_time, thousands};
 use super::{Component, LoadState, PAGE, Selection, table};
 use crate::service::tui_queries::LiveCalls;
 use ratatui::buffer::Buffer;
@@ -92,8 +93,9 @@ impl Component for LiveCallsPane {
             return;
         };
         let wide = area.width >= 120;
+        let shown = d.campaigns.len().min(if area.height >= 30 { 5 } else { 2 });
         let [counts, spark, body] = Layout::vertical([
-            Constraint::Length(3),
+            Constraint::Length(3 + shown as u16),
             Constraint::Length(if area.height >= 30 { 6 } else { 4 }),
             Constraint::Min(4),
         ])
@@ -113,7 +115,11 @@ impl Component for LiveCallsPane {
             Some(id) => format!(" Calls by status, callout {id} "),
             None => " Calls by status, all callouts ".into(),
         };
-        Paragraph::new(Line::from(spans))
+        let mut lines = vec![Line::from(spans)];
+        for (name, p) in d.campaigns.iter().take(shown) {
+            lines.push(Line::raw(progress::one_line(name, p, wide)));
+        }
+        Paragraph::new(lines)
             .block(Block::default().borders(Borders::ALL).title(scope))
             .render(counts, buf);
         let last: u64 = d.outcomes_per_minute.last().copied().unwrap_or(0);

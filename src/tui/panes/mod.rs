@@ -3,6 +3,7 @@
 //! into a plain `Buffer` from its state alone.
 
 pub mod batch_preview;
+mod callout_detail;
 pub mod callouts;
 pub mod contacts;
 pub mod live_calls;

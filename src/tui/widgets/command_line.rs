@@ -1,7 +1,8 @@
 //! The `:` command line and the `/` filter prompt: one line of input at the bottom, and the
-//! parser for commands (`:contacts`, `:callout 3`, `:q`).
+//! parser for commands (`:contacts`, `:callout 3`, `:import FILE`, `:q`). `COMMANDS` lists them
+//! for the help, next to the parser so the two do not drift.
 
-use super::super::action::{Action, PaneId};
+use super::super::action::{Action, ExportTarget, PaneId};
 use super::super::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::buffer::Buffer;
@@ -59,8 +60,81 @@ impl Prompt {
     }
 }
 
+/// The commands, as shown in the help: usage and what it does.
+pub const COMMANDS: &[(&str, &str)] = &[
+    (
+        ":contacts :callouts :previews :calls",
+        "go to a pane (or 1-4)",
+    ),
+    (":callout ID", "open a callout"),
+    (
+        ":import FILE [--msisdn-column NAME]",
+        "import contacts (columns -> metadata)",
+    ),
+    (":invalid", "invalid rows of the last import"),
+    (":export contacts FILE", "write every contact as CSV"),
+    (
+        ":export callout ID FILE",
+        "participations, attempts, outcomes",
+    ),
+    (":q  :q!", "quit (:q! without asking)"),
+];
+
+const IMPORT_USAGE: &str = "usage: :import FILE [--msisdn-column NAME]";
+const EXPORT_USAGE: &str = "usage: :export contacts FILE | :export callout ID FILE";
+
+/// `FILE [--msisdn-column NAME]` (the file name may contain spaces).
+fn parse_import(args: &[&str]) -> Result<Action, String> {
+    let mut path = Vec::new();
+    let mut msisdn_column = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if *a == "--msisdn-column" {
+            msisdn_column = Some(it.next().ok_or(IMPORT_USAGE)?.to_string());
+        } else if let Some(v) = a.strip_prefix("--msisdn-column=") {
+            msisdn_column = Some(v.to_string());
+        } else {
+            path.push(*a);
+        }
+    }
+    if path.is_empty() {
+        return Err(IMPORT_USAGE.into());
+    }
+    Ok(Action::Import {
+        path: path.join(" "),
+        msisdn_column,
+    })
+}
+
+fn parse_export(args: &[&str]) -> Result<Action, String> {
+    let (target, rest) = match args {
+        ["contacts", rest @ ..] => (ExportTarget::Contacts, rest),
+        ["callout", id, rest @ ..] => (
+            ExportTarget::Callout(
+                id.parse()
+                    .map_err(|_| format!("callout {id}: expected a callout id"))?,
+            ),
+            rest,
+        ),
+        _ => return Err(EXPORT_USAGE.into()),
+    };
+    if rest.is_empty() {
+        return Err(EXPORT_USAGE.into());
+    }
+    Ok(Action::Export {
+        target,
+        path: rest.join(" "),
+    })
+}
+
 /// Parses a `:` command into an action.
 pub fn parse(cmd: &str) -> Result<Action, String> {
+    let all: Vec<&str> = cmd.split_whitespace().collect();
+    match all.split_first() {
+        Some((&"import", args)) => return parse_import(args),
+        Some((&"export", args)) => return parse_export(args),
+        _ => {}
+    }
     let mut words = cmd.split_whitespace();
     let head = words.next().unwrap_or("");
     let arg = words.next();
@@ -77,10 +151,11 @@ pub fn parse(cmd: &str) -> Result<Action, String> {
         ("q" | "quit", None) => Action::Quit,
         ("q!" | "quit!", None) => Action::ForceQuit,
         ("help" | "h", None) => Action::ShowHelp,
+        ("invalid", None) => Action::ShowImportErrors,
         ("", None) => Action::Back,
         _ => {
             return Err(format!(
-                "unknown command :{cmd} (try :contacts, :callouts, :callout 3, :previews, :calls, :q)"
+                "unknown command :{cmd} (try :callouts, :callout 3, :import FILE, :export contacts FILE, :q; ? lists them)"
             ));
         }
     })
@@ -100,5 +175,23 @@ mod tests {
         assert!(matches!(parse("q"), Ok(Action::Quit)));
         assert!(parse("callout x").is_err());
         assert!(parse("bogus").is_err());
+        assert!(matches!(
+            parse("import /tmp/my file.csv --msisdn-column phone"),
+            Ok(Action::Import { path, msisdn_column: Some(c) }) if path == "/tmp/my file.csv" && c == "phone"
+        ));
+        assert!(parse("import").is_err());
+        assert!(matches!(
+            parse("export callout 3 out.csv"),
+            Ok(Action::Export { target: ExportTarget::Callout(3), path }) if path == "out.csv"
+        ));
+        assert!(matches!(
+            parse("export contacts c.csv"),
+            Ok(Action::Export {
+                target: ExportTarget::Contacts,
+                ..
+            })
+        ));
+        assert!(parse("export callout x f.csv").is_err());
+        assert!(parse("export contacts").is_err());
     }
 }

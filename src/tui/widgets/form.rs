@@ -1,8 +1,13 @@
 //! Input forms (tui-textarea): contact (msisdn + metadata lines), callout (name, call flow
-//! logic, audio URL, message, caller id) and population preview (callout + contact filter).
-//! A form only collects text; the service validates, and its reasons come back into the form.
+//! logic, audio URL, message, caller id, and dialing settings: see `callout_form.rs`) and
+//! population preview (callout + contact filter). A form only collects text; the service
+//! validates, and its reasons come back into the form.
+//!
+//! Long forms are compact (one row per field: label, then the input) and scroll to keep the
+//! focused field in view. A form may have a section of fields shown only while it is on
+//! (the callout's dialing settings, toggled with ^t).
 
-use super::super::action::{Action, CalloutFields};
+use super::super::action::Action;
 use super::super::theme::Theme;
 use super::centered;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -24,10 +29,12 @@ pub struct Field {
     pub label: String,
     pub area: TextArea<'static>,
     pub multiline: bool,
+    /// Part of the optional section (shown and submitted only while it is on).
+    pub optional: bool,
 }
 
 impl Field {
-    fn new(label: impl Into<String>, lines: Vec<String>, multiline: bool) -> Field {
+    pub fn new(label: impl Into<String>, lines: Vec<String>, multiline: bool) -> Field {
         let label = label.into();
         let lines = if lines.is_empty() {
             vec![String::new()]
@@ -42,12 +49,37 @@ impl Field {
             label,
             area,
             multiline,
+            optional: false,
         }
+    }
+
+    /// Dimmed text shown while the field is empty (a default, an example).
+    pub fn hint(mut self, text: &str) -> Field {
+        if !text.is_empty() {
+            self.area.set_placeholder_text(text);
+            self.area
+                .set_placeholder_style(Style::new().add_modifier(Modifier::DIM));
+        }
+        self
+    }
+
+    pub fn in_section(mut self) -> Field {
+        self.optional = true;
+        self
     }
 
     pub fn text(&self) -> String {
         self.area.lines().join("\n").trim().to_string()
     }
+}
+
+/// An optional group of fields (the callout's dialing settings), toggled with ^t.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub on: bool,
+    /// Heading when on / off.
+    pub on_text: &'static str,
+    pub off_text: &'static str,
 }
 
 pub struct Form {
@@ -57,6 +89,9 @@ pub struct Form {
     pub focus: usize,
     pub error: Option<String>,
     pub saving: bool,
+    /// One row per field (label, input) instead of a bordered box each.
+    pub compact: bool,
+    pub section: Option<Section>,
 }
 
 /// What a key did to a form.
@@ -82,32 +117,8 @@ impl Form {
             focus: 0,
             error: None,
             saving: false,
-        }
-    }
-
-    pub fn callout(id: Option<i64>, f: &CalloutFields, flows: &str) -> Form {
-        let title = match id {
-            Some(id) => format!("Edit callout {id}"),
-            None => "New callout".into(),
-        };
-        let flow_label = if flows.is_empty() {
-            "call flow logic".to_string()
-        } else {
-            format!("call flow logic ({flows})")
-        };
-        Form {
-            kind: FormKind::Callout { id },
-            title,
-            fields: vec![
-                Field::new("name", vec![f.name.clone()], false),
-                Field::new(flow_label, vec![f.call_flow_logic.clone()], false),
-                Field::new("audio URL", vec![f.audio_url.clone()], false),
-                Field::new("message", vec![f.message.clone()], false),
-                Field::new("caller id (from)", vec![f.from.clone()], false),
-            ],
-            focus: 0,
-            error: None,
-            saving: false,
+            compact: false,
+            section: None,
         }
     }
 
@@ -130,6 +141,52 @@ impl Form {
             focus: if callout_id.is_some() { 1 } else { 0 },
             error: None,
             saving: false,
+            compact: false,
+            section: None,
+        }
+    }
+
+    /// Whether field `i` is shown (and submitted).
+    pub fn shown(&self, i: usize) -> bool {
+        self.fields
+            .get(i)
+            .is_some_and(|f| !f.optional || self.section.as_ref().is_some_and(|s| s.on))
+    }
+
+    /// The next shown field after (or before) the focused one, wrapping.
+    fn step(&self, forward: bool) -> usize {
+        let n = self.fields.len();
+        let mut i = self.focus;
+        for _ in 0..n {
+            i = if forward {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
+            if self.shown(i) {
+                return i;
+            }
+        }
+        self.focus
+    }
+
+    fn last_shown(&self) -> usize {
+        (0..self.fields.len())
+            .rev()
+            .find(|i| self.shown(*i))
+            .unwrap_or(0)
+    }
+
+    /// ^t: turns the optional section on (focus on its first field) or off.
+    fn toggle_section(&mut self) {
+        let Some(s) = &mut self.section else { return };
+        s.on = !s.on;
+        let on = s.on;
+        let first = self.fields.iter().position(|f| f.optional);
+        if on {
+            self.focus = first.unwrap_or(self.focus);
+        } else if !self.shown(self.focus) {
+            self.focus = self.last_shown();
         }
     }
 
@@ -147,13 +204,7 @@ impl Form {
             },
             FormKind::Callout { id } => Action::SubmitCallout {
                 id,
-                fields: CalloutFields {
-                    name: t(0),
-                    call_flow_logic: t(1),
-                    audio_url: t(2),
-                    message: t(3),
-                    from: t(4),
-                },
+                fields: super::callout_form::fields_of_form(self),
             },
             FormKind::Preview => Action::SubmitPreview {
                 callout_id: t(0),
@@ -164,20 +215,20 @@ impl Form {
 
     pub fn handle_key(&mut self, key: KeyEvent) -> FormOutcome {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let n = self.fields.len();
         let multiline = self.fields.get(self.focus).is_some_and(|f| f.multiline);
         match key.code {
             KeyCode::Esc => return FormOutcome::Cancel,
             KeyCode::Char('s') if ctrl => return FormOutcome::Submit(self.submit()),
-            KeyCode::Tab => self.focus = (self.focus + 1) % n,
-            KeyCode::BackTab => self.focus = (self.focus + n - 1) % n,
-            KeyCode::Down if !multiline => self.focus = (self.focus + 1) % n,
-            KeyCode::Up if !multiline => self.focus = (self.focus + n - 1) % n,
+            KeyCode::Char('t') if ctrl && self.section.is_some() => self.toggle_section(),
+            KeyCode::Tab => self.focus = self.step(true),
+            KeyCode::BackTab => self.focus = self.step(false),
+            KeyCode::Down if !multiline => self.focus = self.step(true),
+            KeyCode::Up if !multiline => self.focus = self.step(false),
             KeyCode::Enter if !multiline => {
-                if self.focus + 1 == n {
+                if self.focus == self.last_shown() {
                     return FormOutcome::Submit(self.submit());
                 }
-                self.focus += 1;
+                self.focus = self.step(true);
             }
             _ => {
                 if let Some(f) = self.fields.get_mut(self.focus) {
@@ -189,6 +240,10 @@ impl Form {
     }
 
     pub fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        if self.compact {
+            super::form_compact::render(self, area, buf, theme);
+            return;
+        }
         let heights: Vec<u16> = self
             .fields
             .iter()

@@ -1,4 +1,5 @@
-//! The `?` help overlay, built from the live keymap (the same bindings that route keys).
+//! The `?` help overlay, built from the live keymap (the same bindings that route keys) and
+//! the command list next to the `:` parser.
 
 use super::super::keymap::Binding;
 use super::super::theme::Theme;
@@ -33,9 +34,10 @@ pub fn render(
         }
         lines.push(Line::raw(""));
     }
-    lines.push(Line::raw(
-        "Commands: :contacts :callouts :callout N :previews :calls :q",
-    ));
+    lines.push(Line::styled("Commands", theme.header()));
+    for (usage, desc) in super::command_line::COMMANDS {
+        lines.push(Line::raw(format!("  {usage:<37}{desc}")));
+    }
     let rect = centered(
         area,
         area.width.saturating_sub(4).min(78),

@@ -1,10 +1,14 @@
 //! Small widgets and the modal dialogs: status bar, help, confirm, command line, filter, forms.
 
+pub mod callout_form;
 pub mod command_line;
 pub mod confirm;
 pub mod filter;
 pub mod form;
+mod form_compact;
 pub mod help;
+pub mod progress;
+pub mod report;
 pub mod status_bar;
 
 use ratatui::layout::Rect;
