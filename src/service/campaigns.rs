@@ -77,7 +77,14 @@ impl Service {
                 call_flow_logic: settings.call_flow_logic.as_deref(),
                 limit,
             };
-            let n = store::campaigns::queue_attempts(&mut conn, &a, &format_ts(now)).await?;
+            // One callout's failure must not stop the others' campaigns.
+            let n = match store::campaigns::queue_attempts(&mut conn, &a, &format_ts(now)).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(callout_id = callout.id, error = %e, "queueing campaign calls failed");
+                    continue;
+                }
+            };
             if n > 0 {
                 queued += n;
                 self.publish(ServiceEvent::PhoneCallsChanged);

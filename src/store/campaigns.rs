@@ -64,15 +64,21 @@ pub async fn queue_attempts(conn: &mut Conn, a: &Attempts<'_>, now: &str) -> Res
     for st in a.retry_statuses {
         sep.push_bind(st.clone());
     }
-    qb.push(") AND l.updated_at <= CASE s.n");
-    for (i, cutoff) in a.cutoffs.iter().enumerate() {
-        qb.push(" WHEN ")
-            .push_bind(i as i64 + 1)
-            .push(" THEN ")
-            .push_bind(cutoff.clone());
+    qb.push(") AND ");
+    if a.cutoffs.is_empty() {
+        // One attempt only: nobody is ever retried (and CASE needs at least one WHEN).
+        qb.push("0");
+    } else {
+        qb.push("l.updated_at <= CASE s.n");
+        for (i, cutoff) in a.cutoffs.iter().enumerate() {
+            qb.push(" WHEN ")
+                .push_bind(i as i64 + 1)
+                .push(" THEN ")
+                .push_bind(cutoff.clone());
+        }
+        qb.push(" ELSE '' END");
     }
-    qb.push(" ELSE '' END)) ORDER BY cp.id LIMIT ")
-        .push_bind(a.limit);
+    qb.push(")) ORDER BY cp.id LIMIT ").push_bind(a.limit);
     Ok(qb.build().execute(conn).await?.rows_affected())
 }
 
