@@ -367,11 +367,34 @@ async fn calling_window_uses_a_controllable_clock() {
         0,
         "06:00 local: outside the window"
     );
+    // A second running campaign allowing a single attempt: no retry clause at all.
+    let single = json!({"from": "1", "twiml_url": "https://e.org/t", "max_attempts": 1});
+    let other = service
+        .create_callout(scfm::service::CalloutInput {
+            dialing: Some(single.as_object().cloned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    service
+        .create_participation(
+            other.id,
+            scfm::service::ParticipationInput {
+                contact_id: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    service
+        .fire_callout_event(other.id, Some("start"))
+        .await
+        .unwrap();
     clock.advance(chrono::Duration::hours(2));
     assert_eq!(
         service.run_campaigns_once().await.unwrap(),
-        1,
-        "08:00 local: inside"
+        2,
+        "08:00 local: inside (the single-attempt campaign dials too)"
     );
     assert_eq!(
         service.run_campaigns_once().await.unwrap(),
@@ -381,6 +404,10 @@ async fn calling_window_uses_a_controllable_clock() {
     // Paused: the queued call is held back from the dialler.
     service
         .fire_callout_event(callout.id, Some("pause"))
+        .await
+        .unwrap();
+    service
+        .fire_callout_event(other.id, Some("stop"))
         .await
         .unwrap();
     assert!(service.claim_next_dial().await.unwrap().is_none());
