@@ -7,31 +7,6 @@ use crate::domain::validation::{self, ValidationErrors};
 use crate::store::{self, BatchOperation, Page, Paged, PhoneCall, phone_calls::Scope};
 use serde_json::{Map, Value};
 
-/// The 21 `remote_request_params` keys SCFM accepted (§8.3).
-pub const ALLOWED_REMOTE_REQUEST_KEYS: &[&str] = &[
-    "to",
-    "from",
-    "url",
-    "application_sid",
-    "method",
-    "fallback_url",
-    "fallback_method",
-    "status_callback",
-    "status_callback_event",
-    "status_callback_method",
-    "send_digits",
-    "if_machine",
-    "timeout",
-    "record",
-    "recording_channels",
-    "recording_status_callback",
-    "recording_status_callback_method",
-    "sip_auth_username",
-    "sip_auth_password",
-    "machine_detection",
-    "machine_detection_timeout",
-];
-
 /// `remote_request_params`: present (not `{}`) and only allowed keys.
 pub(crate) fn check_remote_request_params(
     p: Option<&Map<String, Value>>,
@@ -42,7 +17,7 @@ pub(crate) fn check_remote_request_params(
         Some(m) if m.is_empty() => errors.add("remote_request_params", validation::BLANK),
         Some(m) => {
             if m.keys()
-                .any(|k| !ALLOWED_REMOTE_REQUEST_KEYS.contains(&k.as_str()))
+                .any(|k| !crate::provider::wire::ALLOWED_REQUEST_KEYS.contains(&k.as_str()))
             {
                 errors.add("remote_request_params", validation::NOT_IN_LIST);
             }

@@ -120,18 +120,8 @@ pub async fn transition(
     to: &str,
     now: &str,
 ) -> Result<Option<BatchOperation>> {
-    let mut qb = QueryBuilder::<Sqlite>::new("UPDATE batch_operations SET status = ");
-    qb.push_bind(to.to_string())
-        .push(", updated_at = ")
-        .push_bind(now.to_string());
-    qb.push(" WHERE id = ")
-        .push_bind(id)
-        .push(" AND status IN (");
-    let mut sep = qb.separated(", ");
-    for f in from {
-        sep.push_bind(f.to_string());
-    }
-    qb.push(")").push(RETURNING);
+    let mut qb = super::transition_sql("batch_operations", id, from, to, now);
+    qb.push(RETURNING);
     Ok(qb
         .build_query_as::<BatchOperation>()
         .fetch_optional(conn)

@@ -113,18 +113,8 @@ pub async fn transition(
     to: &str,
     now: &str,
 ) -> Result<Option<Callout>> {
-    let mut qb = QueryBuilder::<Sqlite>::new("UPDATE callouts SET status = ");
-    qb.push_bind(to.to_string())
-        .push(", updated_at = ")
-        .push_bind(now.to_string());
-    qb.push(" WHERE id = ")
-        .push_bind(id)
-        .push(" AND status IN (");
-    let mut sep = qb.separated(", ");
-    for f in from {
-        sep.push_bind(f.to_string());
-    }
-    qb.push(") RETURNING id, status, call_flow_logic, metadata, created_at, updated_at, dialing_settings AS dialing");
+    let mut qb = super::transition_sql("callouts", id, from, to, now);
+    qb.push(" RETURNING id, status, call_flow_logic, metadata, created_at, updated_at, dialing_settings AS dialing");
     Ok(qb.build_query_as::<Callout>().fetch_optional(conn).await?)
 }
 

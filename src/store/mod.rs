@@ -71,6 +71,31 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Starts a state transition as one conditional statement: `UPDATE <table> SET status = to,
+/// updated_at = now WHERE id = ? AND status IN (from…)`. The caller appends `RETURNING …`.
+/// `table` is a name from this module, never client text.
+pub(crate) fn transition_sql(
+    table: &'static str,
+    id: i64,
+    from: &[&str],
+    to: &str,
+    now: &str,
+) -> sqlx::QueryBuilder<Sqlite> {
+    let mut qb = sqlx::QueryBuilder::<Sqlite>::new(format!("UPDATE {table} SET status = "));
+    qb.push_bind(to.to_string())
+        .push(", updated_at = ")
+        .push_bind(now.to_string())
+        .push(" WHERE id = ")
+        .push_bind(id)
+        .push(" AND status IN (");
+    let mut sep = qb.separated(", ");
+    for f in from {
+        sep.push_bind(f.to_string());
+    }
+    qb.push(")");
+    qb
+}
+
 /// The database handle: a small pool of connections over one SQLite file.
 #[derive(Clone, Debug)]
 pub struct Store {
