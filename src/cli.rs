@@ -166,4 +166,22 @@ pub struct Common {
     /// Seconds between status polls of calls in flight.
     #[arg(long, global = true, env = "SCFM_POLL_INTERVAL", default_value_t = 30)]
     pub poll_interval: u64,
+    /// Seconds an unresolved dial claim (crash mid-dial) waits before reconciliation asks the
+    /// provider.
+    #[arg(
+        long,
+        global = true,
+        env = "SCFM_RECONCILE_AFTER",
+        default_value_t = 60
+    )]
+    pub reconcile_after: u64,
+    /// Seconds an unknown dial outcome is looked for at the provider before the call is given up
+    /// as errored (never redialled).
+    #[arg(
+        long,
+        global = true,
+        env = "SCFM_UNKNOWN_OUTCOME_GRACE",
+        default_value_t = 300
+    )]
+    pub unknown_outcome_grace: u64,
 }

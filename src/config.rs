@@ -170,8 +170,8 @@ impl Config {
                 poll_interval: Duration::from_secs(c.poll_interval.max(1)),
                 connect_timeout: Duration::from_secs(5),
                 request_timeout: Duration::from_secs(20),
-                reconcile_after: Duration::from_secs(60),
-                unknown_outcome_grace: Duration::from_secs(300),
+                reconcile_after: Duration::from_secs(c.reconcile_after.max(1)),
+                unknown_outcome_grace: Duration::from_secs(c.unknown_outcome_grace.max(1)),
             },
             registry: Registry::with_flows(flows, &requested, c.default_call_flow_logic.as_deref()),
         })

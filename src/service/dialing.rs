@@ -64,6 +64,9 @@ pub enum DialOutcome {
     Unknown(i64),
 }
 
+/// Appended to the provider's message while an unknown create outcome is being reconciled.
+const UNKNOWN_SUFFIX: &str = " (outcome unknown; reconciling with the provider)";
+
 /// Query parameter carrying the attempt id in URLs that point back at scfm.
 pub const ATTEMPT_PARAM: &str = "scfm_attempt";
 
@@ -149,7 +152,7 @@ impl Service {
 
     /// Sends the one create request of a claimed call. Retries only what the provider certainly
     /// did not process (not sent, 429); an unknown outcome is left for reconciliation.
-    pub async fn dial_claimed(&self, call: PhoneCall) -> Result<DialOutcome> {
+    pub async fn dial_claimed(&self, mut call: PhoneCall) -> Result<DialOutcome> {
         let Some(provider) = self.dialing().provider.clone() else {
             let why = self
                 .dialing()
@@ -171,7 +174,7 @@ impl Service {
                 )
                 .await;
         }
-        let req = match self.create_request(&call) {
+        let mut req = match self.create_request(&call) {
             Ok(r) => r,
             Err(e) => {
                 return self
@@ -194,13 +197,38 @@ impl Service {
                     tracing::warn!(phone_call_id = call.id, error = %e, "create not processed; retrying in {:?}", wait);
                     tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
+                    // The wait may outlast `reconcile_after`: renew the claim (fresh attempt id)
+                    // so reconciliation leaves it alone, and send nothing if it already
+                    // resolved the old one (given up as errored, or adopted a call).
+                    let old = call.dial_attempt_id.clone().unwrap_or_default();
+                    let fresh = new_attempt_id();
+                    let now = self.now();
+                    let renewed = {
+                        let mut conn = self.store().read().await?;
+                        store::phone_calls::renew_claim(&mut conn, call.id, &old, &fresh, &now)
+                            .await?
+                    };
+                    if !renewed {
+                        tracing::warn!(
+                            phone_call_id = call.id,
+                            "claim resolved elsewhere while waiting to retry; not sending again"
+                        );
+                        return Ok(DialOutcome::Unknown(call.id));
+                    }
+                    call.dial_attempt_id = Some(fresh);
+                    call.dial_started_at = Some(now);
+                    req = match self.create_request(&call) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            return self
+                                .errored(&call, &format!("Unable to create record: {e}"))
+                                .await;
+                        }
+                    };
                 }
                 Err(e @ ProviderError::Unknown { .. }) => {
                     tracing::warn!(phone_call_id = call.id, error = %e, "create outcome unknown; will reconcile, never redial");
-                    let msg = format!(
-                        "{} (outcome unknown; reconciling with the provider)",
-                        provider::create_error_text(&e)
-                    );
+                    let msg = format!("{}{UNKNOWN_SUFFIX}", provider::create_error_text(&e));
                     let mut conn = self.store().read().await?;
                     store::phone_calls::note_error(&mut conn, call.id, &msg, &self.now()).await?;
                     self.publish(ServiceEvent::PhoneCallChanged(call.id));
@@ -275,11 +303,18 @@ impl Service {
                     resolved += 1;
                 }
                 0 if now - started > chrono_dur(self.dialing().unknown_outcome_grace) => {
-                    self.errored(
-                        &call,
-                        "Unable to create record: provider outcome unknown and no matching call found; not redialled",
-                    )
-                    .await?;
+                    // Keep the provider's own answer (500, HTML 503, reset…) for the operator.
+                    let message = match call
+                        .remote_error_message
+                        .as_deref()
+                        .and_then(|m| m.strip_suffix(UNKNOWN_SUFFIX))
+                    {
+                        Some(said) => format!(
+                            "{said} (outcome unknown and no matching call found at the provider; not redialled)"
+                        ),
+                        None => "Unable to create record: provider outcome unknown and no matching call found; not redialled".into(),
+                    };
+                    self.errored(&call, &message).await?;
                     resolved += 1;
                 }
                 0 => {}

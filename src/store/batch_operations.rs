@@ -89,8 +89,11 @@ pub async fn insert(
         .bind(metadata)
         .bind(now)
         .bind(now)
-        .fetch_one(conn)
-        .await?)
+        .fetch_all(conn)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(sqlx::Error::RowNotFound)?)
 }
 
 pub async fn update(
@@ -124,8 +127,10 @@ pub async fn transition(
     qb.push(RETURNING);
     Ok(qb
         .build_query_as::<BatchOperation>()
-        .fetch_optional(conn)
-        .await?)
+        .fetch_all(conn)
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// Claims the oldest queued operation for this worker (`queued` -> `running`), or one whose
@@ -145,8 +150,10 @@ pub async fn claim_next(
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(now)
         .bind(stale_before)
-        .fetch_optional(conn)
-        .await?)
+        .fetch_all(conn)
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// `running` -> `finished`, only by the claim that ran it.

@@ -80,8 +80,11 @@ pub async fn insert(
     .bind(now)
     .bind(now)
     .bind(dialing)
-    .fetch_one(conn)
-    .await?)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .next()
+    .ok_or(sqlx::Error::RowNotFound)?)
 }
 
 pub async fn update(
@@ -115,7 +118,12 @@ pub async fn transition(
 ) -> Result<Option<Callout>> {
     let mut qb = super::transition_sql("callouts", id, from, to, now);
     qb.push(" RETURNING id, status, call_flow_logic, metadata, created_at, updated_at, dialing_settings AS dialing");
-    Ok(qb.build_query_as::<Callout>().fetch_optional(conn).await?)
+    Ok(qb
+        .build_query_as::<Callout>()
+        .fetch_all(conn)
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// (has participations, has batch operations)

@@ -157,8 +157,11 @@ pub async fn insert(conn: &mut Conn, msisdn: &str, metadata: &str, now: &str) ->
     .bind(metadata)
     .bind(now)
     .bind(now)
-    .fetch_one(conn)
-    .await?)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .next()
+    .ok_or(sqlx::Error::RowNotFound)?)
 }
 
 pub async fn update(

@@ -90,8 +90,11 @@ pub async fn insert(conn: &mut Conn, e: &NewEvent<'_>, now: &str) -> Result<i64>
     .bind(e.call_flow_logic)
     .bind(now)
     .bind(now)
-    .fetch_one(conn)
-    .await?)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .next()
+    .ok_or(sqlx::Error::RowNotFound)?)
 }
 
 /// Whether an event with exactly these details was already stored for the call (a replayed

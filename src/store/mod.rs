@@ -3,6 +3,11 @@
 //! group. Business rules (validation, merge modes, state machines) live in `service`; this layer
 //! only stores and fetches, and turns constraint violations into typed errors.
 //!
+//! A write with `RETURNING` is always run to completion (`fetch_all`, never `fetch_one` or
+//! `fetch_optional`): sqlx stops stepping after the first row and drops the error of the final
+//! step, where an autocommit statement commits, so a failed commit (disk full, I/O error) would
+//! otherwise look like success and the acknowledged write would be lost.
+//!
 //! Write paths run inside `Store::write()`, a transaction opened with `BEGIN IMMEDIATE` so a
 //! read-then-write sequence never fails to upgrade its lock when another connection wrote first.
 

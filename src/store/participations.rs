@@ -125,8 +125,11 @@ pub async fn insert(conn: &mut Conn, p: &NewParticipation<'_>, now: &str) -> Res
     .bind(p.metadata)
     .bind(now)
     .bind(now)
-    .fetch_one(conn)
-    .await?)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .next()
+    .ok_or(sqlx::Error::RowNotFound)?)
 }
 
 pub async fn update(

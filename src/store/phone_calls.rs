@@ -191,8 +191,11 @@ pub async fn insert(conn: &mut Conn, c: &NewPhoneCall<'_>, now: &str) -> Result<
     .bind(c.remote_request_params)
     .bind(now)
     .bind(now)
-    .fetch_one(conn)
-    .await?)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .next()
+    .ok_or(sqlx::Error::RowNotFound)?)
 }
 
 /// Updates the editable fields, only while the call is `created` ([fix] SCFM §14.10).
@@ -406,8 +409,10 @@ pub async fn claim_for_dial(
     )
     .bind(attempt_id)
     .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?;
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .next();
     match id {
         Some(id) => get(conn, id).await,
         None => Ok(None),
@@ -474,6 +479,29 @@ pub async fn mark_errored(
     .bind(now)
     .bind(id)
     .bind(attempt_id)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Before a retried create (429, not sent): swaps the claim to a fresh attempt id and start
+/// time, only while the old claim is still unresolved. False when reconciliation resolved it
+/// meanwhile, so the retry must not be sent.
+pub async fn renew_claim(
+    conn: &mut Conn,
+    id: i64,
+    old_attempt: &str,
+    new_attempt: &str,
+    now: &str,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE phone_calls SET dial_attempt_id = ?, dial_started_at = ? \
+         WHERE id = ? AND status = 'queued' AND dial_attempt_id = ?",
+    )
+    .bind(new_attempt)
+    .bind(now)
+    .bind(id)
+    .bind(old_attempt)
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)
