@@ -295,3 +295,27 @@ async fn start_a_callout_with_the_simulator_and_watch_calls_finish() {
     cancel.cancel();
     while workers.join_next().await.is_some() {}
 }
+
+#[tokio::test]
+async fn a_dialling_hold_is_shown_on_the_message_line() {
+    let (_d, service) = service_with(fixed_clock()).await;
+    let mut h = Harness::new(service, info()).await;
+    let why =
+        "the provider refused our credentials (HTTP 401); check the account SID and auth token";
+    h.act(Action::ServiceChanged(
+        scfm::service::ServiceEvent::DialingHeld(Some(why.into())),
+    ))
+    .await;
+    let screen = h.screen(140, 24);
+    assert!(
+        screen.contains("dialling held: the provider refused our credentials (HTTP 401)"),
+        "{screen}"
+    );
+    assert!(h.app.message.clone().unwrap().error);
+    h.act(Action::ServiceChanged(
+        scfm::service::ServiceEvent::DialingHeld(None),
+    ))
+    .await;
+    let screen = h.screen(140, 24);
+    assert!(screen.contains("dialling resumed"), "{screen}");
+}

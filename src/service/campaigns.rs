@@ -19,7 +19,8 @@ pub struct Progress {
     pub reached: i64,
     /// Last call completed but answered by a machine.
     pub reached_machine: i64,
-    /// No more attempts will be made, by the last call's status.
+    /// No more attempts will be made, by the last call's status (`outcome_unknown`: the last
+    /// create's outcome stayed unknown, so it is not redialled without an operator).
     pub not_reached: BTreeMap<String, i64>,
     /// Waiting for a first call or a retry.
     pub pending: i64,
@@ -133,6 +134,9 @@ impl Service {
                     } else {
                         p.reached += r.participations;
                     }
+                }
+                Some(_) if r.outcome_unknown => {
+                    *p.not_reached.entry("outcome_unknown".into()).or_default() += r.participations;
                 }
                 Some(s) => {
                     let retry = settings.as_ref().is_some_and(|st| {

@@ -101,10 +101,33 @@ impl Service {
         Ok(store::phone_calls::claim_for_dial(&mut conn, &attempt, &self.now()).await?)
     }
 
+    /// The call was certainly not placed (refused locally or by the provider): `errored`, and
+    /// a campaign may retry it.
     async fn errored(&self, call: &PhoneCall, message: &str) -> Result<DialOutcome> {
+        self.mark_errored(call, message, false).await
+    }
+
+    /// The create's outcome stayed unknown (the phone may have rung): `errored` and marked so
+    /// no campaign ever retries it automatically.
+    async fn given_up(&self, call: &PhoneCall, message: &str) -> Result<DialOutcome> {
+        self.mark_errored(call, message, true).await
+    }
+
+    async fn mark_errored(
+        &self,
+        call: &PhoneCall,
+        message: &str,
+        outcome_unknown: bool,
+    ) -> Result<DialOutcome> {
         let attempt = call.dial_attempt_id.as_deref().unwrap_or_default();
         let mut conn = self.store().read().await?;
-        store::phone_calls::mark_errored(&mut conn, call.id, attempt, message, &self.now()).await?;
+        let e = store::phone_calls::Errored {
+            id: call.id,
+            attempt_id: attempt,
+            message,
+            outcome_unknown,
+        };
+        store::phone_calls::mark_errored(&mut conn, &e, &self.now()).await?;
         self.publish(ServiceEvent::PhoneCallChanged(call.id));
         Ok(DialOutcome::Errored(call.id))
     }
@@ -235,10 +258,14 @@ impl Service {
                     return Ok(DialOutcome::Unknown(call.id));
                 }
                 Err(e) => {
-                    if matches!(e, ProviderError::Unauthorized { .. }) {
+                    let outcome = self.errored(&call, &provider::create_error_text(&e)).await;
+                    if let ProviderError::Unauthorized { status, .. } = &e {
                         tracing::error!(error = %e, "provider refused our credentials; check the account SID and auth token");
+                        self.hold_dialing(format!(
+                            "the provider refused our credentials (HTTP {status}); check the account SID and auth token"
+                        ));
                     }
-                    return self.errored(&call, &provider::create_error_text(&e)).await;
+                    return outcome;
                 }
             }
         }
@@ -247,6 +274,60 @@ impl Service {
             "Unable to create record: the provider kept refusing the request",
         )
         .await
+    }
+
+    /// Why dialling is held, if it is: after the provider refused our credentials (401/403)
+    /// the dialer claims nothing more, so queued calls wait instead of all ending `errored`,
+    /// until `probe_provider` sees the credentials accepted again.
+    pub fn dialing_held(&self) -> Option<String> {
+        self.dialing_hold()
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    fn set_hold(&self, why: Option<String>) {
+        let changed = {
+            let mut hold = self
+                .dialing_hold()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let changed = *hold != why;
+            *hold = why.clone();
+            changed
+        };
+        if changed {
+            self.publish(ServiceEvent::DialingHeld(why));
+        }
+    }
+
+    fn hold_dialing(&self, why: String) {
+        self.set_hold(Some(why));
+    }
+
+    /// While dialling is held, asks the provider something harmless (a list of calls, a GET)
+    /// and releases the hold when it answers. Returns whether dialling may go on.
+    pub async fn probe_provider(&self) -> bool {
+        if self.dialing_held().is_none() {
+            return true;
+        }
+        let Some(provider) = self.dialing().provider.clone() else {
+            return false;
+        };
+        match provider
+            .list_calls("+10000000000", self.clock().now())
+            .await
+        {
+            Ok(_) => {
+                tracing::info!("the provider accepts our credentials again; dialling resumes");
+                self.set_hold(None);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "dialling still held: the provider refused a check");
+                false
+            }
+        }
     }
 
     /// Resolves claimed attempts that never finished (crash, unknown outcome): adopt the call the
@@ -268,7 +349,7 @@ impl Service {
                 .map(|t| t.with_timezone(&chrono::Utc))
                 .unwrap_or(now);
             let Some(provider) = self.dialing().provider.clone() else {
-                self.errored(&call, "Unable to create record: dial interrupted and no provider to ask; not redialled")
+                self.given_up(&call, "Unable to create record: dial interrupted and no provider to ask; not redialled")
                     .await?;
                 resolved += 1;
                 continue;
@@ -276,6 +357,17 @@ impl Service {
             let since = started - chrono::Duration::minutes(5);
             let candidates = match provider.list_calls(&call.msisdn, since).await {
                 Ok(list) => list,
+                Err(e) if now - started > chrono_dur(self.dialing().unknown_outcome_grace) => {
+                    // The provider will not say (401, 404, down for the whole grace period):
+                    // stop asking, and never redial what may have rung.
+                    tracing::warn!(phone_call_id = call.id, error = %e, "reconciliation list kept failing; giving up");
+                    let message = format!(
+                        "Unable to create record: provider outcome unknown and the provider could not be asked ({e}); not redialled"
+                    );
+                    self.given_up(&call, &message).await?;
+                    resolved += 1;
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(phone_call_id = call.id, error = %e, "reconciliation list failed; will retry");
                     continue;
@@ -314,12 +406,12 @@ impl Service {
                         ),
                         None => "Unable to create record: provider outcome unknown and no matching call found; not redialled".into(),
                     };
-                    self.errored(&call, &message).await?;
+                    self.given_up(&call, &message).await?;
                     resolved += 1;
                 }
                 0 => {}
                 n => {
-                    self.errored(
+                    self.given_up(
                         &call,
                         &format!("Unable to create record: outcome unknown and {n} candidate calls at the provider; check them by hand, not redialled"),
                     )

@@ -12,4 +12,6 @@ pub enum ServiceEvent {
     PhoneCallChanged(i64),
     /// Many calls changed at once (a batch run).
     PhoneCallsChanged,
+    /// Dialling was held (the provider refused our credentials) or released.
+    DialingHeld(Option<String>),
 }

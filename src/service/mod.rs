@@ -54,6 +54,8 @@ struct Inner {
     dialing: Dialing,
     events: broadcast::Sender<ServiceEvent>,
     wake: Wake,
+    /// Why dialling is held (the provider refused our credentials), if it is.
+    dialing_hold: std::sync::Mutex<Option<String>>,
 }
 
 #[derive(Clone)]
@@ -86,6 +88,7 @@ impl Service {
                 dialing,
                 events,
                 wake,
+                dialing_hold: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -108,6 +111,10 @@ impl Service {
 
     pub fn wake(&self) -> &Wake {
         &self.inner.wake
+    }
+
+    pub(crate) fn dialing_hold(&self) -> &std::sync::Mutex<Option<String>> {
+        &self.inner.dialing_hold
     }
 
     /// Subscribe to change notifications (ids and kinds, never whole rows).

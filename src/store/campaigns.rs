@@ -54,9 +54,10 @@ pub async fn queue_attempts(conn: &mut Conn, a: &Attempts<'_>, now: &str) -> Res
     qb.push_bind(a.callout_id);
     qb.push(") GROUP BY callout_participation_id) s ON s.pid = cp.id LEFT JOIN phone_calls l ON l.id = s.last_id WHERE cp.callout_id = ");
     qb.push_bind(a.callout_id);
+    // A last call whose outcome stayed unknown may have rung: never retried automatically.
     qb.push(" AND (s.n IS NULL OR (s.n < ")
         .push_bind(a.max_attempts as i64)
-        .push(" AND l.status IN (");
+        .push(" AND l.outcome_unknown = 0 AND l.status IN (");
     let mut sep = qb.separated(", ");
     if a.retry_statuses.is_empty() {
         sep.push("''");
@@ -90,19 +91,22 @@ pub struct ProgressRow {
     /// The last call's `answered_by` (machine detection), if the provider said.
     pub answered_by: Option<String>,
     pub attempts: i64,
+    /// The last call errored with an unknown outcome (never retried automatically).
+    pub outcome_unknown: bool,
     pub participations: i64,
 }
 
 pub async fn progress(conn: &mut Conn, callout_id: i64) -> Result<Vec<ProgressRow>> {
     Ok(sqlx::query_as(
         "SELECT l.status AS last_status, json_extract(l.remote_response, '$.answered_by') AS answered_by, \
-                COALESCE(s.n, 0) AS attempts, count(*) AS participations \
+                COALESCE(s.n, 0) AS attempts, COALESCE(l.outcome_unknown, 0) AS outcome_unknown, \
+                count(*) AS participations \
          FROM callout_participations cp \
          LEFT JOIN (SELECT callout_participation_id AS pid, count(*) AS n, max(id) AS last_id FROM phone_calls \
                     WHERE callout_participation_id IN (SELECT id FROM callout_participations WHERE callout_id = ?1) \
                     GROUP BY callout_participation_id) s ON s.pid = cp.id \
          LEFT JOIN phone_calls l ON l.id = s.last_id \
-         WHERE cp.callout_id = ?1 GROUP BY 1, 2, 3",
+         WHERE cp.callout_id = ?1 GROUP BY 1, 2, 3, 4",
     )
     .bind(callout_id)
     .fetch_all(conn)

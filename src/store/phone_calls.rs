@@ -462,23 +462,27 @@ pub async fn mark_remotely_queued(
     Ok(r.rows_affected() == 1)
 }
 
-/// The call could not be placed: `queued` -> `errored` with the reason.
-pub async fn mark_errored(
-    conn: &mut Conn,
-    id: i64,
-    attempt_id: &str,
-    message: &str,
-    now: &str,
-) -> Result<bool> {
+/// A call that could not be placed, or whose outcome stayed unknown.
+pub struct Errored<'a> {
+    pub id: i64,
+    pub attempt_id: &'a str,
+    pub message: &'a str,
+    /// The provider may have placed it: never retried automatically.
+    pub outcome_unknown: bool,
+}
+
+/// `queued` -> `errored` with the reason, only for the attempt that claimed it.
+pub async fn mark_errored(conn: &mut Conn, e: &Errored<'_>, now: &str) -> Result<bool> {
     let r = sqlx::query(
-        "UPDATE phone_calls SET status = 'errored', remote_error_message = ?, remotely_queued_at = ?, updated_at = ? \
-         WHERE id = ? AND status = 'queued' AND dial_attempt_id = ?",
+        "UPDATE phone_calls SET status = 'errored', remote_error_message = ?, outcome_unknown = ?, \
+         remotely_queued_at = ?, updated_at = ? WHERE id = ? AND status = 'queued' AND dial_attempt_id = ?",
     )
-    .bind(message)
+    .bind(e.message)
+    .bind(e.outcome_unknown)
     .bind(now)
     .bind(now)
-    .bind(id)
-    .bind(attempt_id)
+    .bind(e.id)
+    .bind(e.attempt_id)
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)

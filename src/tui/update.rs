@@ -324,6 +324,15 @@ impl App {
                 }
                 vec![]
             }
+            A::ServiceChanged(ServiceEvent::DialingHeld(why)) => {
+                match why {
+                    Some(why) => self.error(format!("dialling held: {why}")),
+                    None => {
+                        self.say("dialling resumed: the provider accepts our credentials again")
+                    }
+                }
+                vec![]
+            }
             A::ServiceChanged(ev) => {
                 let panes: &[PaneId] = match ev {
                     ServiceEvent::ContactsChanged => &[PaneId::Contacts],
@@ -335,6 +344,7 @@ impl App {
                     ServiceEvent::PhoneCallChanged(_) | ServiceEvent::PhoneCallsChanged => {
                         &[PaneId::Calls, PaneId::Callouts]
                     }
+                    ServiceEvent::DialingHeld(_) => &[],
                 };
                 self.mark_stale(panes);
                 if matches!(

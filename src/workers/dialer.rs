@@ -1,7 +1,8 @@
 //! Places queued calls: waits for a pacing slot (token bucket at the configured calls per
 //! second), claims one call (the durable intent), and sends its create request in a task. A few
 //! requests may be in flight at once so a slow provider does not stop pacing; each call is
-//! claimed by exactly one worker in exactly one process.
+//! claimed by exactly one worker in exactly one process. After the provider refuses our
+//! credentials the dialer holds until a harmless request is accepted again.
 
 use crate::service::Service;
 use std::sync::Arc;
@@ -26,6 +27,17 @@ pub async fn run(service: Service, cancel: CancellationToken) {
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = tokio::time::sleep_until(next_slot) => {}
+        }
+        // Held after the provider refused our credentials: claim nothing (queued calls wait)
+        // and ask again every poll interval.
+        if service.dialing_held().is_some() {
+            drop(permit);
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(service.dialing().poll_interval) => {}
+            }
+            service.probe_provider().await;
+            continue;
         }
         match service.claim_next_dial().await {
             Ok(Some(call)) => {

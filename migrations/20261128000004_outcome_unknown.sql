@@ -1,0 +1,5 @@
+-- A call given up as errored because its create request's outcome stayed unknown (a crash
+-- mid-dial, a 5xx or a timeout after sending, no matching call found at the provider) may
+-- have rung the phone. The campaign runner must never retry such a call automatically:
+-- an operator decides. 1 marks those calls.
+ALTER TABLE phone_calls ADD COLUMN outcome_unknown INTEGER NOT NULL DEFAULT 0;
