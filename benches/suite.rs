@@ -140,6 +140,25 @@ struct Setup {
     dir: tempfile::TempDir,
 }
 
+/// `SCFM_BENCH_ONLY=3,6`: run only these rows (row 1 still builds the database rows 2, 3, 4
+/// and 7 need, and is reported only when asked for).
+fn only_from_env() -> Result<Option<std::collections::BTreeSet<u8>>> {
+    let Ok(v) = std::env::var("SCFM_BENCH_ONLY") else {
+        return Ok(None);
+    };
+    let rows = v
+        .split(',')
+        .map(|r| {
+            r.trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|r| (1..=8).contains(r))
+                .with_context(|| format!("SCFM_BENCH_ONLY={v:?}: {r:?} is not a row 1..=8"))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Some(rows))
+}
+
 fn rows_from_env() -> Result<usize> {
     match std::env::var("SCFM_BENCH_ROWS") {
         Ok(v) => {
@@ -972,7 +991,6 @@ async fn dispatch(
     name: &str,
     d: usize,
     cps: f64,
-    poll_index: bool,
 ) -> Result<(Duration, Vec<f64>)> {
     let fake = FakeProvider::start(fake_config()).await;
     let db = s.dir.path().join(format!("{name}.sqlite3"));
@@ -995,13 +1013,6 @@ async fn dispatch(
             .await?;
     }
     tx.commit().await?;
-    if poll_index {
-        // Prototype of the fix (no src change): lets the poller's lease query seek the due calls
-        // instead of reading every remotely_queued call after each acceptance.
-        sqlx::query("CREATE INDEX phone_calls_status_poll ON phone_calls (status, next_poll_at)")
-            .execute(svc.store().pool())
-            .await?;
-    }
     let callout = svc.create_callout(CalloutInput::default()).await?;
     run_op(&svc, "CalloutPopulation", Some(callout.id), json!({})).await?;
     run_op(
@@ -1055,12 +1066,10 @@ async fn dispatch(
 
 async fn row6(s: &Setup, rep: &mut Report) -> Result<()> {
     let d = (s.n / 100).clamp(1000, 10_000);
-    let (el, ts) = dispatch(s, rep, "dispatch", d, 1_000_000.0, false).await?;
+    let (el, ts) = dispatch(s, rep, "dispatch", d, 1_000_000.0).await?;
     let span = ts.last().copied().unwrap_or(0.0) / 1000.0;
     let rate = d as f64 / el.as_secs_f64();
     let rate_fake = (d as f64 - 1.0) / span.max(1e-9);
-    let (el_idx, _) = dispatch(s, rep, "dispatch-index", d, 1_000_000.0, true).await?;
-    let rate_idx = d as f64 / el_idx.as_secs_f64();
 
     // Baseline: the fake's own ceiling with a bare client, 8 creates in flight like the dialler.
     let fake = FakeProvider::start(fake_config()).await;
@@ -1103,15 +1112,9 @@ async fn row6(s: &Setup, rep: &mut Report) -> Result<()> {
     // Pacing at 20 calls per second, measured on the fake's request log.
     let cps = 20.0;
     let p = if s.quick { 41 } else { 101 };
-    let (_, ts) = dispatch(s, rep, "pacing", p, cps, false).await?;
+    let (_, ts) = dispatch(s, rep, "pacing", p, cps).await?;
     let span = ts.last().copied().unwrap_or(0.0) / 1000.0;
     let measured = (p as f64 - 1.0) / span.max(1e-9);
-    rep.note(format!(
-        "Row 6 prototype (no src change, built in the bench): with an index on phone_calls (status, next_poll_at) \
-         the same {d} calls dispatch at {rate_idx:.0} calls/s ({:.2}× of the run without it, {:.2}× of the bare client).",
-        rate_idx / rate,
-        rate_idx / rb
-    ));
     rep.row(
         "6",
         format!("Dispatch of {d} queued calls to the local fake provider, pacing off (dialler, `PhoneCallQueue`); pacing at {cps} cps over {p} calls"),
@@ -1381,36 +1384,69 @@ async fn bench() -> Result<bool> {
         quick,
         dir: tempfile::tempdir()?,
     };
+    let only = only_from_env()?;
+    let want = |row: u8| only.as_ref().is_none_or(|o| o.contains(&row));
     let mut rep = Report::default();
     let started = Instant::now();
 
-    eprintln!("generating {n} contacts …");
-    let data = generate(n, 0x5CF3_2026_1128);
-    let kandal = data.kandal;
-
-    eprintln!("row 1: CSV import …");
-    let svc = row1(&s, &mut rep, &data).await?;
-    drop(data);
-    let sqlite_version = {
-        let v: String = sqlx::query_scalar("SELECT sqlite_version()")
-            .fetch_one(svc.store().pool())
-            .await?;
-        v
+    // Rows 2, 3, 4 and 7 work on the database row 1 imports.
+    let imported = if [1, 2, 3, 4, 7].into_iter().any(want) {
+        eprintln!("generating {n} contacts …");
+        let data = generate(n, 0x5CF3_2026_1128);
+        let kandal = data.kandal;
+        eprintln!("row 1: CSV import …");
+        let svc = row1(&s, &mut rep, &data).await?;
+        if !want(1) {
+            rep.rows.retain(|r| r.num != "1");
+        }
+        Some((svc, kandal))
+    } else {
+        None
     };
-    eprintln!("row 3: preview count …");
-    row3(&s, &mut rep, &svc, kandal).await?;
-    eprintln!("row 4: contacts pane …");
-    row4(&s, &mut rep, &svc).await?;
-    eprintln!("row 2: population …");
-    row2(&s, &mut rep, &svc, kandal).await?;
-    eprintln!("row 5: webhooks …");
-    row5(&s, &mut rep).await?;
-    eprintln!("row 6: dispatch …");
-    row6(&s, &mut rep).await?;
-    eprintln!("row 7: memory …");
-    row7(&s, &mut rep, svc, kandal).await?;
-    eprintln!("row 8: idle …");
-    row8(&s, &mut rep).await?;
+    let sqlite_version: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(
+            &mut <sqlx::SqliteConnection as sqlx::Connection>::connect("sqlite::memory:").await?,
+        )
+        .await?;
+    if let Some((svc, kandal)) = imported {
+        if want(3) {
+            eprintln!("row 3: preview count …");
+            row3(&s, &mut rep, &svc, kandal).await?;
+        }
+        if want(4) {
+            eprintln!("row 4: contacts pane …");
+            row4(&s, &mut rep, &svc).await?;
+        }
+        if want(2) {
+            eprintln!("row 2: population …");
+            row2(&s, &mut rep, &svc, kandal).await?;
+        }
+        if want(5) {
+            eprintln!("row 5: webhooks …");
+            row5(&s, &mut rep).await?;
+        }
+        if want(6) {
+            eprintln!("row 6: dispatch …");
+            row6(&s, &mut rep).await?;
+        }
+        if want(7) {
+            eprintln!("row 7: memory …");
+            row7(&s, &mut rep, svc, kandal).await?;
+        }
+    } else {
+        if want(5) {
+            eprintln!("row 5: webhooks …");
+            row5(&s, &mut rep).await?;
+        }
+        if want(6) {
+            eprintln!("row 6: dispatch …");
+            row6(&s, &mut rep).await?;
+        }
+    }
+    if want(8) {
+        eprintln!("row 8: idle …");
+        row8(&s, &mut rep).await?;
+    }
 
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     rep.rows.sort_by_key(|r| r.num);

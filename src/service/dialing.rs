@@ -64,6 +64,28 @@ pub enum DialOutcome {
     Unknown(i64),
 }
 
+/// A claimed call and what its create request came to, waiting to be recorded.
+#[derive(Debug)]
+pub struct Sent {
+    pub call: PhoneCall,
+    pub result: SendResult,
+}
+
+#[derive(Debug)]
+pub enum SendResult {
+    Accepted(RemoteCall),
+    /// Certainly not placed (refused locally or by the provider): `errored`.
+    Refused(String),
+    /// The outcome is unknown: the claim stays for reconciliation; the message is noted.
+    Unknown(String),
+    /// Reconciliation resolved the claim while a retry waited: nothing was sent, nothing to
+    /// record.
+    ResolvedElsewhere,
+    /// Reconciliation gave up on an unknown outcome (the phone may have rung): `errored`,
+    /// flagged so no campaign retries it automatically.
+    GivenUp(String),
+}
+
 /// Appended to the provider's message while an unknown create outcome is being reconciled.
 const UNKNOWN_SUFFIX: &str = " (outcome unknown; reconciling with the provider)";
 
@@ -96,64 +118,21 @@ impl Service {
 
     /// Claims the next queued call for dialling, recording the attempt before anything is sent.
     pub async fn claim_next_dial(&self) -> Result<Option<PhoneCall>> {
-        let attempt = new_attempt_id();
-        let mut conn = self.store().read().await?;
-        Ok(store::phone_calls::claim_for_dial(&mut conn, &attempt, &self.now()).await?)
+        Ok(self.claim_dials(1).await?.pop())
     }
 
-    /// The call was certainly not placed (refused locally or by the provider): `errored`, and
-    /// a campaign may retry it.
-    async fn errored(&self, call: &PhoneCall, message: &str) -> Result<DialOutcome> {
-        self.mark_errored(call, message, false).await
+    /// Claims up to `n` queued calls in one write transaction (see `claim_for_dial`).
+    pub async fn claim_dials(&self, n: usize) -> Result<Vec<PhoneCall>> {
+        let mut tx = self.store().write().await?;
+        let calls = store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now()).await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(calls)
     }
 
-    /// The create's outcome stayed unknown (the phone may have rung): `errored` and marked so
-    /// no campaign ever retries it automatically.
-    async fn given_up(&self, call: &PhoneCall, message: &str) -> Result<DialOutcome> {
-        self.mark_errored(call, message, true).await
-    }
-
-    async fn mark_errored(
-        &self,
-        call: &PhoneCall,
-        message: &str,
-        outcome_unknown: bool,
-    ) -> Result<DialOutcome> {
-        let attempt = call.dial_attempt_id.as_deref().unwrap_or_default();
-        let mut conn = self.store().read().await?;
-        let e = store::phone_calls::Errored {
-            id: call.id,
-            attempt_id: attempt,
-            message,
-            outcome_unknown,
-        };
-        store::phone_calls::mark_errored(&mut conn, &e, &self.now()).await?;
-        self.publish(ServiceEvent::PhoneCallChanged(call.id));
-        Ok(DialOutcome::Errored(call.id))
-    }
-
-    async fn accepted(&self, call: &PhoneCall, rc: &RemoteCall) -> Result<DialOutcome> {
-        let attempt = call.dial_attempt_id.as_deref().unwrap_or_default();
-        let response = rc.reduced().to_string();
-        let accepted = store::phone_calls::Accepted {
-            remote_call_id: &rc.sid,
-            remote_status: rc.status.as_deref(),
-            remote_direction: rc.direction.as_deref(),
-            response: &response,
-        };
-        let mut conn = self.store().read().await?;
-        store::phone_calls::mark_remotely_queued(
-            &mut conn,
-            call.id,
-            attempt,
-            &accepted,
-            &self.now(),
-            &self.next_poll(),
-        )
-        .await?;
-        self.publish(ServiceEvent::PhoneCallChanged(call.id));
-        self.wake().poller.notify_one();
-        Ok(DialOutcome::Accepted(call.id))
+    /// Records one resolution of a claimed call (see `record_sent`).
+    async fn resolve(&self, call: PhoneCall, result: SendResult) -> Result<()> {
+        self.record_sent(vec![Sent { call, result }]).await?;
+        Ok(())
     }
 
     /// Builds the create request: `remote_request_params` in provider names, `To` = msisdn,
@@ -173,42 +152,55 @@ impl Service {
         Ok(CreateCall { params })
     }
 
-    /// Sends the one create request of a claimed call. Retries only what the provider certainly
-    /// did not process (not sent, 429); an unknown outcome is left for reconciliation.
-    pub async fn dial_claimed(&self, mut call: PhoneCall) -> Result<DialOutcome> {
+    /// Sends the create request of a claimed call and records what came of it.
+    pub async fn dial_claimed(&self, call: PhoneCall) -> Result<DialOutcome> {
+        let sent = self.send_claimed(call).await?;
+        let mut outcomes = self.record_sent(vec![sent]).await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| super::Error::Internal("a recorded dial had no outcome".into()))
+    }
+
+    /// Sends the one create request of a claimed call, without recording the result (the
+    /// dialler records several at once with `record_sent`). Retries only what the provider
+    /// certainly did not process (not sent, 429); an unknown outcome is left for reconciliation.
+    pub async fn send_claimed(&self, mut call: PhoneCall) -> Result<Sent> {
+        let refused = |call: PhoneCall, message: String| {
+            Ok(Sent {
+                call,
+                result: SendResult::Refused(message),
+            })
+        };
         let Some(provider) = self.dialing().provider.clone() else {
             let why = self
                 .dialing()
                 .missing_credentials
                 .clone()
                 .unwrap_or_else(|| "no provider".into());
-            return self
-                .errored(
-                    &call,
-                    &format!("Unable to create record: {why} (no request was sent)"),
-                )
-                .await;
+            return refused(
+                call,
+                format!("Unable to create record: {why} (no request was sent)"),
+            );
         };
         if let Some(why) = self.dialing().missing_credentials.clone() {
-            return self
-                .errored(
-                    &call,
-                    &format!("Unable to create record: {why} (no request was sent)"),
-                )
-                .await;
+            return refused(
+                call,
+                format!("Unable to create record: {why} (no request was sent)"),
+            );
         }
         let mut req = match self.create_request(&call) {
             Ok(r) => r,
-            Err(e) => {
-                return self
-                    .errored(&call, &format!("Unable to create record: {e}"))
-                    .await;
-            }
+            Err(e) => return refused(call, format!("Unable to create record: {e}")),
         };
         let mut backoff = Duration::from_millis(500);
         for attempt in 0..6 {
             match provider.create_call(&req).await {
-                Ok(rc) => return self.accepted(&call, &rc).await,
+                Ok(rc) => {
+                    return Ok(Sent {
+                        call,
+                        result: SendResult::Accepted(rc),
+                    });
+                }
                 Err(e) if e.is_retryable_for_create() && attempt < 5 => {
                     let wait = match &e {
                         ProviderError::RateLimited {
@@ -236,44 +228,101 @@ impl Service {
                             phone_call_id = call.id,
                             "claim resolved elsewhere while waiting to retry; not sending again"
                         );
-                        return Ok(DialOutcome::Unknown(call.id));
+                        return Ok(Sent {
+                            call,
+                            result: SendResult::ResolvedElsewhere,
+                        });
                     }
                     call.dial_attempt_id = Some(fresh);
                     call.dial_started_at = Some(now);
                     req = match self.create_request(&call) {
                         Ok(r) => r,
-                        Err(e) => {
-                            return self
-                                .errored(&call, &format!("Unable to create record: {e}"))
-                                .await;
-                        }
+                        Err(e) => return refused(call, format!("Unable to create record: {e}")),
                     };
                 }
                 Err(e @ ProviderError::Unknown { .. }) => {
                     tracing::warn!(phone_call_id = call.id, error = %e, "create outcome unknown; will reconcile, never redial");
                     let msg = format!("{}{UNKNOWN_SUFFIX}", provider::create_error_text(&e));
-                    let mut conn = self.store().read().await?;
-                    store::phone_calls::note_error(&mut conn, call.id, &msg, &self.now()).await?;
-                    self.publish(ServiceEvent::PhoneCallChanged(call.id));
-                    return Ok(DialOutcome::Unknown(call.id));
+                    return Ok(Sent {
+                        call,
+                        result: SendResult::Unknown(msg),
+                    });
                 }
                 Err(e) => {
-                    let outcome = self.errored(&call, &provider::create_error_text(&e)).await;
                     if let ProviderError::Unauthorized { status, .. } = &e {
                         tracing::error!(error = %e, "provider refused our credentials; check the account SID and auth token");
                         self.hold_dialing(format!(
                             "the provider refused our credentials (HTTP {status}); check the account SID and auth token"
                         ));
                     }
-                    return outcome;
+                    return refused(call, provider::create_error_text(&e));
                 }
             }
         }
-        self.errored(
-            &call,
-            "Unable to create record: the provider kept refusing the request",
+        refused(
+            call,
+            "Unable to create record: the provider kept refusing the request".into(),
         )
-        .await
+    }
+
+    /// Records what several create requests came to, in one write transaction: accepted calls
+    /// become `remotely_queued` with their SID, refused ones `errored`, unknown outcomes keep
+    /// their claim with the provider's message. Each update applies only to the attempt that
+    /// claimed the call, so a claim resolved meanwhile (reconciliation) is left alone.
+    pub async fn record_sent(&self, sent: Vec<Sent>) -> Result<Vec<DialOutcome>> {
+        let now = self.now();
+        let next_poll = self.next_poll();
+        let mut outcomes = Vec::with_capacity(sent.len());
+        let mut tx = self.store().write().await?;
+        for Sent { call, result } in &sent {
+            let attempt = call.dial_attempt_id.as_deref().unwrap_or_default();
+            match result {
+                SendResult::Accepted(rc) => {
+                    let response = rc.reduced().to_string();
+                    let accepted = store::phone_calls::Accepted {
+                        remote_call_id: &rc.sid,
+                        remote_status: rc.status.as_deref(),
+                        remote_direction: rc.direction.as_deref(),
+                        response: &response,
+                    };
+                    store::phone_calls::mark_remotely_queued(
+                        &mut tx, call.id, attempt, &accepted, &now, &next_poll,
+                    )
+                    .await?;
+                    outcomes.push(DialOutcome::Accepted(call.id));
+                }
+                SendResult::Refused(message) | SendResult::GivenUp(message) => {
+                    let e = store::phone_calls::Errored {
+                        id: call.id,
+                        attempt_id: attempt,
+                        message,
+                        outcome_unknown: matches!(result, SendResult::GivenUp(_)),
+                    };
+                    store::phone_calls::mark_errored(&mut tx, &e, &now).await?;
+                    outcomes.push(DialOutcome::Errored(call.id));
+                }
+                SendResult::Unknown(message) => {
+                    store::phone_calls::note_error(&mut tx, call.id, message, &now).await?;
+                    outcomes.push(DialOutcome::Unknown(call.id));
+                }
+                SendResult::ResolvedElsewhere => outcomes.push(DialOutcome::Unknown(call.id)),
+            }
+        }
+        tx.commit().await.map_err(store::StoreError::from)?;
+        if sent.len() > 1 {
+            self.publish(ServiceEvent::PhoneCallsChanged);
+        } else {
+            for s in &sent {
+                self.publish(ServiceEvent::PhoneCallChanged(s.call.id));
+            }
+        }
+        if outcomes
+            .iter()
+            .any(|o| matches!(o, DialOutcome::Accepted(_)))
+        {
+            self.wake().poller.notify_one();
+        }
+        Ok(outcomes)
     }
 
     /// Why dialling is held, if it is: after the provider refused our credentials (401/403)
@@ -349,7 +398,7 @@ impl Service {
                 .map(|t| t.with_timezone(&chrono::Utc))
                 .unwrap_or(now);
             let Some(provider) = self.dialing().provider.clone() else {
-                self.given_up(&call, "Unable to create record: dial interrupted and no provider to ask; not redialled")
+                self.resolve(call, SendResult::GivenUp("Unable to create record: dial interrupted and no provider to ask; not redialled".into()))
                     .await?;
                 resolved += 1;
                 continue;
@@ -364,7 +413,7 @@ impl Service {
                     let message = format!(
                         "Unable to create record: provider outcome unknown and the provider could not be asked ({e}); not redialled"
                     );
-                    self.given_up(&call, &message).await?;
+                    self.resolve(call, SendResult::GivenUp(message)).await?;
                     resolved += 1;
                     continue;
                 }
@@ -391,7 +440,8 @@ impl Service {
                         phone_call_id = call.id,
                         "reconciled an unknown dial outcome with the provider's call"
                     );
-                    self.accepted(&call, &unlinked[0]).await?;
+                    let rc = unlinked.swap_remove(0);
+                    self.resolve(call, SendResult::Accepted(rc)).await?;
                     resolved += 1;
                 }
                 0 if now - started > chrono_dur(self.dialing().unknown_outcome_grace) => {
@@ -406,14 +456,14 @@ impl Service {
                         ),
                         None => "Unable to create record: provider outcome unknown and no matching call found; not redialled".into(),
                     };
-                    self.given_up(&call, &message).await?;
+                    self.resolve(call, SendResult::GivenUp(message)).await?;
                     resolved += 1;
                 }
                 0 => {}
                 n => {
-                    self.given_up(
-                        &call,
-                        &format!("Unable to create record: outcome unknown and {n} candidate calls at the provider; check them by hand, not redialled"),
+                    self.resolve(
+                        call,
+                        SendResult::GivenUp(format!("Unable to create record: outcome unknown and {n} candidate calls at the provider; check them by hand, not redialled")),
                     )
                     .await?;
                     resolved += 1;

@@ -23,7 +23,7 @@ pub mod tui_queries;
 pub use callouts::CalloutInput;
 pub use campaigns::Progress;
 pub use contacts::ContactInput;
-pub use dialing::{DialOutcome, Dialing};
+pub use dialing::{DialOutcome, Dialing, SendResult, Sent};
 pub use error::{Error, Result};
 pub use events::ServiceEvent;
 pub use export::spreadsheet_safe;

@@ -150,9 +150,11 @@ pub async fn by_remote_call_id(conn: &mut Conn, remote_call_id: &str) -> Result<
         .await?)
 }
 
+/// The unresolved claim (a `queued` call) with this attempt id.
 pub async fn by_dial_attempt(conn: &mut Conn, attempt: &str) -> Result<Option<PhoneCall>> {
-    let mut qb =
-        QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND pc.dial_attempt_id = "));
+    let mut qb = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {COLS}{FROM} AND pc.status = 'queued' AND pc.dial_attempt_id IS NOT NULL AND pc.dial_attempt_id = "
+    ));
     qb.push_bind(attempt.to_string());
     Ok(qb
         .build_query_as::<PhoneCall>()
@@ -390,33 +392,35 @@ pub async fn queue_preview(
 // Dialling and polling. Every step is one conditional statement, so two processes on one
 // database never both act on the same call.
 
-/// Claims the oldest `queued` call nobody has claimed: records the dial attempt durably
-/// (attempt id + start time) before any provider request is made. Calls of a campaign whose
-/// callout is paused or stopped are held back (pause takes effect before the next dial).
-pub async fn claim_for_dial(
-    conn: &mut Conn,
-    attempt_id: &str,
-    now: &str,
-) -> Result<Option<PhoneCall>> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "UPDATE phone_calls SET dial_attempt_id = ?1, dial_started_at = ?2 \
-         WHERE id = (SELECT q.id FROM phone_calls q WHERE q.status = 'queued' AND q.dial_attempt_id IS NULL \
-                     AND NOT EXISTS (SELECT 1 FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id \
-                                     WHERE cp.id = q.callout_participation_id AND co.dialing_settings IS NOT NULL \
-                                       AND co.status <> 'running') \
-                     ORDER BY q.id LIMIT 1) \
+/// Claims up to `limit` of the oldest `queued` calls nobody has claimed: records each dial
+/// attempt durably (a fresh random attempt id + start time) before any provider request is
+/// made. Calls of a campaign whose callout is paused or stopped are held back (pause takes
+/// effect before the next dial). Run it inside a write transaction: the UPDATE and the read
+/// of the claimed rows then see the same state.
+pub async fn claim_for_dial(conn: &mut Conn, limit: i64, now: &str) -> Result<Vec<PhoneCall>> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "UPDATE phone_calls SET dial_attempt_id = lower(hex(randomblob(16))), dial_started_at = ?1 \
+         WHERE id IN (SELECT q.id FROM phone_calls q WHERE q.status = 'queued' AND q.dial_attempt_id IS NULL \
+                      AND NOT EXISTS (SELECT 1 FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id \
+                                      WHERE cp.id = q.callout_participation_id AND co.dialing_settings IS NOT NULL \
+                                        AND co.status <> 'running') \
+                      ORDER BY q.id LIMIT ?2) \
            AND status = 'queued' AND dial_attempt_id IS NULL RETURNING id",
     )
-    .bind(attempt_id)
     .bind(now)
+    .bind(limit)
     .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .next();
-    match id {
-        Some(id) => get(conn, id).await,
-        None => Ok(None),
+    .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND pc.id IN ("));
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(id);
+    }
+    qb.push(") ORDER BY pc.id");
+    Ok(qb.build_query_as::<PhoneCall>().fetch_all(conn).await?)
 }
 
 /// What the provider answered to a create.
