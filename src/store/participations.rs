@@ -214,11 +214,24 @@ pub async fn populate(
     qb.push_bind(now.to_string())
         .push(", ")
         .push_bind(now.to_string());
-    qb.push(" FROM contacts c WHERE NOT EXISTS (SELECT 1 FROM callout_participations x WHERE x.callout_id = ")
-        .push_bind(callout_id)
-        .push(" AND x.contact_id = c.id) AND NOT EXISTS (SELECT 1 FROM callout_participations y WHERE y.callout_id = ")
-        .push_bind(callout_id)
-        .push(" AND y.msisdn = c.msisdn)");
+    // The probes skip contacts (or numbers) already in the callout, so OR IGNORE never burns
+    // an AUTOINCREMENT id. A callout with no participations yet needs none of them: contacts
+    // have distinct ids and numbers, so nothing can conflict (and the insert runs at the speed
+    // of a bare INSERT … SELECT).
+    let empty: bool = sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM callout_participations WHERE callout_id = ?)",
+    )
+    .bind(callout_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    qb.push(" FROM contacts c WHERE 1");
+    if !empty {
+        qb.push(" AND NOT EXISTS (SELECT 1 FROM callout_participations x WHERE x.callout_id = ")
+            .push_bind(callout_id)
+            .push(" AND x.contact_id = c.id) AND NOT EXISTS (SELECT 1 FROM callout_participations y WHERE y.callout_id = ")
+            .push_bind(callout_id)
+            .push(" AND y.msisdn = c.msisdn)");
+    }
     push_filter(&mut qb, "c", filter);
     qb.push(" ORDER BY c.id");
     Ok(qb.build().execute(conn).await?.rows_affected())
