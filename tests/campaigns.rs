@@ -417,3 +417,79 @@ async fn calling_window_uses_a_controllable_clock() {
         .unwrap();
     assert!(service.claim_next_dial().await.unwrap().is_some());
 }
+
+/// The participations' call summary (call_count, last call id, status and when it was reached —
+/// at or before the call's last update; kept by triggers) equals a recomputation from phone_calls after manual calls, a deleted call,
+/// a campaign with retries and the provider's status changes.
+#[tokio::test]
+async fn the_call_summary_follows_every_write() {
+    let fake = FakeProvider::start(
+        FakeConfig::twilio().scenario(NumberMatch::Exact("+85512360001".into()), Scenario::busy()),
+    )
+    .await;
+    let s = TestServer::start_with(|c| use_fake(c, &fake, 50.0)).await;
+    let nums = numbers("+8551236", 4);
+    let c = campaign(&s, &nums, json!({"from": "1234", "twiml_url": "https://example.org/t.xml",
+        "max_calls_per_second": 50, "max_attempts": 2, "retry_delay_seconds": 1, "retry_statuses": ["busy"]})).await;
+    let id = c["id"].as_i64().unwrap();
+    // A manual call created and deleted before the start leaves the participation uncalled.
+    let parts: Value = s
+        .get(&format!("/api/callouts/{id}/callout_participations"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = parts[0]["id"].as_i64().unwrap();
+    let call = post_json(
+        &s,
+        &format!("/api/callout_participations/{first}/phone_calls"),
+        json!({"remote_request_params": {"from": "1234", "url": "https://example.org/t.xml"}}),
+    )
+    .await;
+    let r = s
+        .delete(&format!("/api/phone_calls/{}", call["id"]))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    post_json(
+        &s,
+        &format!("/api/callouts/{id}/callout_events"),
+        json!({"event": "start"}),
+    )
+    .await;
+    let p = wait_done(&s, id, 30).await;
+    assert_eq!(p["reached"], 3, "{p}");
+    assert_eq!(p["not_reached"], json!({"busy": 1}), "{p}");
+    assert_eq!(fake.creates_for("+85512360001"), 2, "busy: retried once");
+    assert_eq!(fake.creates_for("+85512360000"), 1);
+
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", s.db.display()))
+        .await
+        .unwrap();
+    let wrong: Vec<(i64,)> = sqlx::query_as(
+        "SELECT cp.id FROM callout_participations cp \
+         LEFT JOIN (SELECT callout_participation_id AS pid, count(*) AS n, max(id) AS last_id FROM phone_calls \
+                    GROUP BY callout_participation_id) s ON s.pid = cp.id \
+         LEFT JOIN phone_calls l ON l.id = s.last_id \
+         WHERE cp.call_count IS NOT COALESCE(s.n, 0) OR cp.last_call_id IS NOT s.last_id \
+            OR cp.last_call_status IS NOT l.status OR cp.last_call_status_at > l.updated_at \
+            OR (l.id IS NOT NULL AND cp.last_call_status_at IS NULL)",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        wrong.is_empty(),
+        "summary differs for participations {wrong:?}"
+    );
+    let calls: i64 = sqlx::query_scalar("SELECT sum(call_count) FROM callout_participations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(calls, 5);
+    pool.close().await;
+    s.stop().await;
+}

@@ -79,7 +79,7 @@ impl Service {
                 limit,
             };
             // One callout's failure must not stop the others' campaigns.
-            let n = match store::campaigns::queue_attempts(&mut conn, &a, &format_ts(now)).await {
+            let n = match self.queue_attempts(&a, &format_ts(now)).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::error!(callout_id = callout.id, error = %e, "queueing campaign calls failed");
@@ -96,6 +96,14 @@ impl Service {
             self.wake().dialer.notify_one();
         }
         Ok(queued)
+    }
+
+    /// Queues a campaign's next attempts in one short write transaction.
+    async fn queue_attempts(&self, a: &Attempts<'_>, now: &str) -> Result<u64> {
+        let mut tx = self.store().write().await?;
+        let n = store::campaigns::queue_attempts(&mut tx, a, now).await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(n)
     }
 
     pub async fn callout_progress(&self, id: i64) -> Result<Progress> {

@@ -1,16 +1,17 @@
-//! The campaign runner's statements: queue the next attempts of a running callout (one
-//! idempotent INSERT … SELECT), count calls in flight, and summarise progress.
+//! The campaign runner's statements: queue the next attempts of a running callout (idempotent
+//! INSERT … SELECTs over index ranges of the participations' call summary, kept by triggers in
+//! migration 0007), count calls in flight, and summarise progress.
 
 use super::{Conn, Result};
 use sqlx::{QueryBuilder, Sqlite};
 
 pub const ACTIVE: &str = "('queued', 'remotely_queued', 'remote_fetch_queued', 'in_progress')";
 
-/// Calls of the callout still in flight (queued here or at the provider, or ringing/talking).
+/// Calls of the callout still in flight (queued here or at the provider, or ringing/talking):
+/// participations whose last call is active, read from the summary index.
 pub async fn in_flight(conn: &mut Conn, callout_id: i64) -> Result<i64> {
     let sql = format!(
-        "SELECT count(*) FROM phone_calls pc JOIN callout_participations cp ON cp.id = pc.callout_participation_id \
-         WHERE cp.callout_id = ? AND pc.status IN {ACTIVE}"
+        "SELECT count(*) FROM callout_participations WHERE callout_id = ? AND last_call_status IN {ACTIVE}"
     );
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(callout_id)
@@ -24,63 +25,81 @@ pub struct Attempts<'a> {
     pub max_attempts: u32,
     pub retry_statuses: &'a [String],
     /// `cutoffs[n - 1]`: a participation with `n` attempts may be retried if its last call
-    /// changed at or before this time.
+    /// reached its status at or before this time.
     pub cutoffs: &'a [String],
     pub remote_request_params: &'a str,
     pub call_flow_logic: Option<&'a str>,
     pub limit: i64,
 }
 
-/// Creates up to `limit` queued calls for participations that need one: never called, or whose
-/// last call ended in a retry status with attempts left and the delay passed. The attempt number
-/// is unique per participation, so concurrent runners cannot create the same attempt twice.
+/// Creates up to `limit` queued calls for participations that need one: retries first (last
+/// call ended in a retry status, attempts left, delay passed, outcome known), then first
+/// attempts in id order. Each candidate set is an index range of the participations' call
+/// summary, so a tick costs what it queues, not the size of the campaign. Run it inside a
+/// write transaction (BEGIN IMMEDIATE): the candidates read are then still candidates when the
+/// calls are inserted, so two runners never create the same attempt (the attempt number is
+/// also unique per participation).
 pub async fn queue_attempts(conn: &mut Conn, a: &Attempts<'_>, now: &str) -> Result<u64> {
-    let mut qb = QueryBuilder::<Sqlite>::new(
+    let mut ids: Vec<i64> = Vec::new();
+    // Retries: one range per attempt count n (1 ≤ n < max), each with its own cut-off.
+    if !a.retry_statuses.is_empty() {
+        for (i, cutoff) in a.cutoffs.iter().enumerate() {
+            let n = i as i64 + 1;
+            let room = a.limit - ids.len() as i64;
+            if n >= a.max_attempts as i64 || room <= 0 {
+                break;
+            }
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "SELECT cp.id FROM callout_participations cp JOIN phone_calls l ON l.id = cp.last_call_id \
+                 WHERE cp.callout_id = ",
+            );
+            qb.push_bind(a.callout_id);
+            qb.push(" AND cp.last_call_status IN (");
+            let mut sep = qb.separated(", ");
+            for st in a.retry_statuses {
+                sep.push_bind(st.clone());
+            }
+            // A last call whose outcome stayed unknown may have rung: never retried
+            // automatically.
+            qb.push(") AND cp.call_count = ")
+                .push_bind(n)
+                .push(" AND cp.last_call_status_at <= ")
+                .push_bind(cutoff.clone())
+                .push(" AND l.outcome_unknown = 0 ORDER BY cp.last_call_status_at, cp.id LIMIT ")
+                .push_bind(room);
+            ids.extend(qb.build_query_scalar::<i64>().fetch_all(&mut *conn).await?);
+        }
+    }
+    let room = a.limit - ids.len() as i64;
+    if room > 0 {
+        let fresh: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM callout_participations WHERE callout_id = ? AND call_count = 0 ORDER BY id LIMIT ?",
+        )
+        .bind(a.callout_id)
+        .bind(room)
+        .fetch_all(&mut *conn)
+        .await?;
+        ids.extend(fresh);
+    }
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let list = serde_json::to_string(&ids)
+        .map_err(|e| super::StoreError::Other(sqlx::Error::Encode(Box::new(e))))?;
+    let r = sqlx::query(
         "INSERT OR IGNORE INTO phone_calls (callout_participation_id, contact_id, status, msisdn, \
          remote_request_params, call_flow_logic, runner_attempt, metadata, created_at, updated_at) \
-         SELECT cp.id, cp.contact_id, 'queued', cp.msisdn, ",
-    );
-    qb.push_bind(a.remote_request_params.to_string()).push(", ");
-    qb.push_bind(a.call_flow_logic.map(str::to_string));
-    qb.push(", COALESCE(s.n, 0) + 1, '{}', ")
-        .push_bind(now.to_string())
-        .push(", ")
-        .push_bind(now.to_string());
-    qb.push(
-        " FROM callout_participations cp \
-         LEFT JOIN (SELECT callout_participation_id AS pid, count(*) AS n, max(id) AS last_id FROM phone_calls \
-                    WHERE callout_participation_id IN (SELECT id FROM callout_participations WHERE callout_id = ",
-    );
-    qb.push_bind(a.callout_id);
-    qb.push(") GROUP BY callout_participation_id) s ON s.pid = cp.id LEFT JOIN phone_calls l ON l.id = s.last_id WHERE cp.callout_id = ");
-    qb.push_bind(a.callout_id);
-    // A last call whose outcome stayed unknown may have rung: never retried automatically.
-    qb.push(" AND (s.n IS NULL OR (s.n < ")
-        .push_bind(a.max_attempts as i64)
-        .push(" AND l.outcome_unknown = 0 AND l.status IN (");
-    let mut sep = qb.separated(", ");
-    if a.retry_statuses.is_empty() {
-        sep.push("''");
-    }
-    for st in a.retry_statuses {
-        sep.push_bind(st.clone());
-    }
-    qb.push(") AND ");
-    if a.cutoffs.is_empty() {
-        // One attempt only: nobody is ever retried (and CASE needs at least one WHEN).
-        qb.push("0");
-    } else {
-        qb.push("l.updated_at <= CASE s.n");
-        for (i, cutoff) in a.cutoffs.iter().enumerate() {
-            qb.push(" WHEN ")
-                .push_bind(i as i64 + 1)
-                .push(" THEN ")
-                .push_bind(cutoff.clone());
-        }
-        qb.push(" ELSE '' END");
-    }
-    qb.push(")) ORDER BY cp.id LIMIT ").push_bind(a.limit);
-    Ok(qb.build().execute(conn).await?.rows_affected())
+         SELECT cp.id, cp.contact_id, 'queued', cp.msisdn, ?, ?, cp.call_count + 1, '{}', ?, ? \
+         FROM callout_participations cp WHERE cp.id IN (SELECT value FROM json_each(?)) ORDER BY cp.id",
+    )
+    .bind(a.remote_request_params)
+    .bind(a.call_flow_logic)
+    .bind(now)
+    .bind(now)
+    .bind(list)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
 }
 
 /// One row of the progress summary: participations grouped by their last call.
@@ -96,17 +115,20 @@ pub struct ProgressRow {
     pub participations: i64,
 }
 
+/// Participations of the callout grouped by their last call's status and attempts (from the
+/// summary index); the last call itself is read only where its details matter (completed:
+/// who answered; errored: whether the outcome stayed unknown).
 pub async fn progress(conn: &mut Conn, callout_id: i64) -> Result<Vec<ProgressRow>> {
     Ok(sqlx::query_as(
-        "SELECT l.status AS last_status, json_extract(l.remote_response, '$.answered_by') AS answered_by, \
-                COALESCE(s.n, 0) AS attempts, COALESCE(l.outcome_unknown, 0) AS outcome_unknown, \
+        "SELECT cp.last_call_status AS last_status, \
+                CASE WHEN cp.last_call_status = 'completed' THEN \
+                     (SELECT json_extract(l.remote_response, '$.answered_by') FROM phone_calls l WHERE l.id = cp.last_call_id) END \
+                  AS answered_by, \
+                cp.call_count AS attempts, \
+                COALESCE(CASE WHEN cp.last_call_status = 'errored' THEN \
+                     (SELECT l.outcome_unknown FROM phone_calls l WHERE l.id = cp.last_call_id) END, 0) AS outcome_unknown, \
                 count(*) AS participations \
-         FROM callout_participations cp \
-         LEFT JOIN (SELECT callout_participation_id AS pid, count(*) AS n, max(id) AS last_id FROM phone_calls \
-                    WHERE callout_participation_id IN (SELECT id FROM callout_participations WHERE callout_id = ?1) \
-                    GROUP BY callout_participation_id) s ON s.pid = cp.id \
-         LEFT JOIN phone_calls l ON l.id = s.last_id \
-         WHERE cp.callout_id = ?1 GROUP BY 1, 2, 3, 4",
+         FROM callout_participations cp WHERE cp.callout_id = ?1 GROUP BY 1, 2, 3, 4",
     )
     .bind(callout_id)
     .fetch_all(conn)
