@@ -319,3 +319,46 @@ async fn a_dialling_hold_is_shown_on_the_message_line() {
     let screen = h.screen(140, 24);
     assert!(screen.contains("dialling resumed"), "{screen}");
 }
+
+/// The live pane's lists are the newest rows, newest first, with totals from the status counts,
+/// for all calls and for one callout, with and without a status filter.
+#[tokio::test]
+async fn live_calls_are_the_newest_first() {
+    let (_d, service) = service_with(fixed_clock()).await;
+    seed(&service).await; // callout 1 with 3 participations, one created call each
+    for round in 0..40 {
+        for participation in 1..=3 {
+            let call = service
+                .create_phone_call(
+                    participation,
+                    scfm::service::PhoneCallInput {
+                        remote_request_params:
+                            serde_json::json!({"from": "1234", "url": "https://example.org/flow"})
+                                .as_object()
+                                .cloned(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            if round % 4 == 0 {
+                service
+                    .fire_phone_call_event(call.id, Some("queue"))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let live = service.live_calls(None, &[], 50).await.unwrap();
+    let ids: Vec<i64> = live.calls.iter().map(|c| c.id).collect();
+    assert_eq!(ids, (74..=123).rev().collect::<Vec<i64>>());
+    assert_eq!(live.total, 123);
+    let queued = ["queued".to_string()];
+    let live = service.live_calls(Some(1), &queued, 5).await.unwrap();
+    let ids: Vec<i64> = live.calls.iter().map(|c| c.id).collect();
+    // Rounds 36, 32, … queued their three calls (ids 3·round + 4 … + 6).
+    assert_eq!(ids, vec![114, 113, 112, 102, 101]);
+    assert_eq!(live.total, 30);
+    assert!(live.calls.iter().all(|c| c.status == "queued"));
+    assert!(service.live_calls(Some(99), &[], 5).await.is_err());
+}

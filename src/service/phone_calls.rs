@@ -151,28 +151,22 @@ impl Service {
     ) -> Result<Paged<PhoneCall>> {
         check_filter_size(filter)?;
         let mut conn = self.store().read().await?;
-        let scope = match parent {
-            PhoneCallParent::All => Scope::All,
-            PhoneCallParent::Participation(id) => {
-                store::participations::get(&mut conn, id)
-                    .await?
-                    .ok_or(Error::NotFound)?;
-                Scope::Participation(id)
-            }
-            PhoneCallParent::Callout(id) => {
-                if !store::callouts::exists(&mut conn, id).await? {
-                    return Err(Error::NotFound);
-                }
-                Scope::Callout(id)
-            }
-            PhoneCallParent::Contact(id) => {
-                store::contacts::get(&mut conn, id)
-                    .await?
-                    .ok_or(Error::NotFound)?;
-                Scope::Contact(id)
-            }
-        };
+        let scope = phone_call_scope(&mut conn, parent).await?;
         Ok(store::phone_calls::list(&mut conn, scope, filter, page).await?)
+    }
+
+    /// The newest `limit` calls matching the filter, newest first (no count, no OFFSET: the
+    /// live pane asks for this on every change during a campaign).
+    pub async fn latest_phone_calls(
+        &self,
+        parent: PhoneCallParent,
+        filter: &Filter,
+        limit: i64,
+    ) -> Result<Vec<PhoneCall>> {
+        check_filter_size(filter)?;
+        let mut conn = self.store().read().await?;
+        let scope = phone_call_scope(&mut conn, parent).await?;
+        Ok(store::phone_calls::latest(&mut conn, scope, filter, limit).await?)
     }
 
     pub async fn delete_phone_call(&self, id: i64) -> Result<()> {
@@ -233,4 +227,32 @@ impl Service {
         let mut conn = self.store().read().await?;
         Ok(store::phone_calls::status_counts(&mut conn, callout_id).await?)
     }
+}
+
+/// The calls a parent stands for; NotFound when the parent does not exist.
+async fn phone_call_scope(
+    conn: &mut store::Conn,
+    parent: PhoneCallParent,
+) -> Result<Scope<'static>> {
+    Ok(match parent {
+        PhoneCallParent::All => Scope::All,
+        PhoneCallParent::Participation(id) => {
+            store::participations::get(&mut *conn, id)
+                .await?
+                .ok_or(Error::NotFound)?;
+            Scope::Participation(id)
+        }
+        PhoneCallParent::Callout(id) => {
+            if !store::callouts::exists(&mut *conn, id).await? {
+                return Err(Error::NotFound);
+            }
+            Scope::Callout(id)
+        }
+        PhoneCallParent::Contact(id) => {
+            store::contacts::get(&mut *conn, id)
+                .await?
+                .ok_or(Error::NotFound)?;
+            Scope::Contact(id)
+        }
+    })
 }

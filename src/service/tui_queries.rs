@@ -3,8 +3,7 @@
 //! effect tasks and never touches the store itself.
 
 use super::{
-    BatchOperationInput, Error, EventParent, ParticipationParent, PhoneCallParent, Progress,
-    Result, Service,
+    BatchOperationInput, Error, ParticipationParent, PhoneCallParent, Progress, Result, Service,
 };
 use crate::domain::batch::BatchType;
 use crate::domain::filter::{Family, Filter};
@@ -190,10 +189,9 @@ impl Service {
             .participations(ParticipationParent::Callout(id), &empty, page(100))
             .await?;
         let calls_filter = Filter::empty(Family::PhoneCall);
-        let (calls, _) = newest(100, |p| {
-            self.phone_calls(PhoneCallParent::Callout(id), &calls_filter, p)
-        })
-        .await?;
+        let calls = self
+            .latest_phone_calls(PhoneCallParent::Callout(id), &calls_filter, 100)
+            .await?;
         Ok(CalloutDetail {
             summary,
             participations: parts.items,
@@ -209,10 +207,9 @@ impl Service {
             .await?
             .items;
         let f = Filter::empty(Family::PhoneCall);
-        let (calls, _) = newest(100, |p| {
-            self.phone_calls(PhoneCallParent::Contact(id), &f, p)
-        })
-        .await?;
+        let calls = self
+            .latest_phone_calls(PhoneCallParent::Contact(id), &f, 100)
+            .await?;
         Ok(ContactDetail {
             contact,
             callouts,
@@ -385,14 +382,20 @@ impl Service {
             json!({"status": statuses.join(",")})
         };
         let f = Filter::parse(Family::PhoneCall, Some(&q));
-        let (calls, total) = newest(limit, |p| self.phone_calls(parent, &f, p)).await?;
-        let ef = Filter::empty(Family::Event);
-        let eparent = callout_id.map_or(EventParent::All, EventParent::Callout);
-        let (events, _) = newest(20, |p| self.remote_phone_call_events(eparent, &ef, p)).await?;
+        let calls = self.latest_phone_calls(parent, &f, limit).await?;
+        let total = counts
+            .iter()
+            .filter(|(s, _)| statuses.is_empty() || statuses.contains(s))
+            .map(|(_, n)| n)
+            .sum();
+        let events = {
+            let mut conn = self.store().read().await?;
+            store::events::latest(&mut conn, callout_id, 20).await?
+        };
         // Outcomes per minute over the latest final calls (at most 500 of them).
         let done = json!({"status": crate::domain::status::PHONE_CALL_TERMINAL.join(",")});
         let df = Filter::parse(Family::PhoneCall, Some(&done));
-        let (finals, _) = newest(500, |p| self.phone_calls(parent, &df, p)).await?;
+        let finals = self.latest_phone_calls(parent, &df, 500).await?;
         let now = self.clock().now();
         let mut per_minute = vec![0u64; 30];
         for c in &finals {

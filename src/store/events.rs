@@ -140,3 +140,21 @@ pub async fn set_latest_metadata(
     .await?;
     Ok(())
 }
+
+/// The newest `limit` events, of one callout or of all, newest first (the live pane): a walk
+/// down the primary key, no count and no OFFSET.
+pub async fn latest(
+    conn: &mut Conn,
+    callout_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<RemotePhoneCallEvent>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM}"));
+    if let Some(id) = callout_id {
+        qb.push(" AND cp.callout_id = ").push_bind(id);
+    }
+    qb.push(" ORDER BY e.id DESC LIMIT ").push_bind(limit);
+    Ok(qb
+        .build_query_as::<RemotePhoneCallEvent>()
+        .fetch_all(conn)
+        .await?)
+}

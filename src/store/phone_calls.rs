@@ -119,6 +119,21 @@ pub async fn list(
     Ok(Paged { items, total, page })
 }
 
+/// The newest `limit` calls in scope matching the filter, newest first: a walk down the
+/// primary key, no count and no OFFSET.
+pub async fn latest(
+    conn: &mut Conn,
+    scope: Scope<'_>,
+    filter: &Filter,
+    limit: i64,
+) -> Result<Vec<PhoneCall>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM}"));
+    push_scope(&mut qb, scope);
+    push_filter(&mut qb, "pc", filter);
+    qb.push(" ORDER BY pc.id DESC LIMIT ").push_bind(limit);
+    Ok(qb.build_query_as::<PhoneCall>().fetch_all(conn).await?)
+}
+
 /// Count of the preview set (limited), for validations.
 pub async fn count(conn: &mut Conn, scope: Scope<'_>, filter: &Filter) -> Result<i64> {
     let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT count(*) FROM (SELECT pc.id{FROM}"));
