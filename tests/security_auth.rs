@@ -269,10 +269,11 @@ const PROVIDER_TOKEN: &str = "authtoken-SECRET-c04b6e";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_in_debug_logs_or_error_bodies() {
     let fake = FakeProvider::start(FakeConfig::twilio()).await;
-    // The provider refuses our credentials, then fails, then hangs up.
-    fake.add_fault(Fault::on_create(FaultAction::unauthorized()));
+    // The provider fails, then hangs up, then refuses our credentials (after which dialling is
+    // held, so the 401 comes last).
     fake.add_fault(Fault::on_create(FaultAction::server_error()));
     fake.add_fault(Fault::on_create(FaultAction::Drop));
+    fake.add_fault(Fault::on_create(FaultAction::unauthorized()));
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -402,8 +403,9 @@ async fn no_secret_in_debug_logs_or_error_bodies() {
         assert_eq!(r.status(), 403);
         bodies.push(r.text().await.unwrap());
     }
-    // Let the dials fail: a 401, a 500 and a reset (the last two stay claimed: reconciliation
-    // keeps asking the provider, which refuses the wrong token, and never redials).
+    // Let the dials fail: a 500 and a reset (claimed: reconciliation asks the provider, which
+    // refuses the wrong token, and gives up without redialling) and a 401 (errored, and the
+    // dialler holds, probing the provider with the same refused token).
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let r = auth(http.get(format!("{base}/api/phone_calls")))
@@ -420,7 +422,7 @@ async fn no_secret_in_debug_logs_or_error_bodies() {
         assert!(Instant::now() < deadline, "dials did not fail: {v}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // A few reconciliation rounds (each a refused list request) reach the log too.
+    // A few reconciliation rounds and hold probes (each a refused list request) reach the log.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     child.kill().unwrap();
     child.wait().unwrap();
