@@ -179,16 +179,17 @@ impl Store {
     /// Starts a group-commit writer on its own connection (see [`group_commit`]); it must be
     /// called inside a tokio runtime. [`Store::close`] finishes its queued jobs and stops it.
     pub fn group_commit<J: group_commit::Job>(&self) -> group_commit::GroupCommit<J> {
-        let (writer, task) =
+        let (writer, tasks) =
             group_commit::GroupCommit::spawn(self.options.clone(), self.closed.clone());
         self.writers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(task);
+            .extend(tasks);
         writer
     }
 
-    /// Finishes the group-commit writers' queued jobs, then closes every connection.
+    /// Finishes the group-commit writers' queued jobs, stops them and their checkpointers, then
+    /// closes every connection.
     pub async fn close(&self) {
         self.closed.cancel();
         let writers = std::mem::take(
