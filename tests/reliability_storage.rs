@@ -12,6 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const API: &str = "storage-test-token";
+/// Provider credentials, so the server checks (and accepts) signed webhooks.
+const HOOK_ACCOUNT: &str = "AC00000000000000000000000000000001";
+const HOOK_TOKEN: &str = "storage-test-auth-token";
 
 struct Proc(Child);
 impl Drop for Proc {
@@ -54,6 +57,8 @@ fn spawn(db: &Path, port: u16, wrapper: &[String]) -> Proc {
         .env("SCFM_LISTEN", format!("127.0.0.1:{port}"))
         .env("SCFM_DATA_DIR", db.parent().unwrap())
         .env("SCFM_API_TOKEN", API)
+        .env("TWILIO_ACCOUNT_SID", HOOK_ACCOUNT)
+        .env("TWILIO_AUTH_TOKEN", HOOK_TOKEN)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -304,6 +309,37 @@ async fn a_read_only_database_answers_503_and_keeps_serving_reads() {
         .unwrap();
     let status = r.status().as_u16();
     assert_clear_503(status, &r.json().await.unwrap());
+    // A signed provider webhook (it goes through the group-commit writer): 503 too, so the
+    // provider knows it was not stored.
+    let url = format!("{base}/api/remote_phone_call_events");
+    let pairs: Vec<(String, String)> = [
+        ("AccountSid", HOOK_ACCOUNT),
+        ("CallSid", "CAreadonly"),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+        ("From", "+85510202101"),
+        ("To", "+85512345678"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let r = http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "x-twilio-signature",
+            scfm::provider::signature::compute(HOOK_TOKEN, &url, &pairs),
+        )
+        .body(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&pairs)
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_clear_503(status, &r.json().await.unwrap());
     proc.0.kill().unwrap();
     proc.0.wait().unwrap();
 
@@ -320,5 +356,5 @@ async fn a_read_only_database_answers_503_and_keeps_serving_reads() {
     let _p = spawn(&db, port, &wrapper);
     wait_up(&http, &base).await;
     assert_eq!(add_contact(&http, &base, 10, 10).await.0, 201);
-    eprintln!("reliability_storage read-only: 2 writes refused with 503, reads served, recovered");
+    eprintln!("reliability_storage read-only: 3 writes refused with 503, reads served, recovered");
 }

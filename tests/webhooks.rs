@@ -352,3 +352,149 @@ async fn fake_provider_drives_a_real_call_through_the_webhook() {
     assert!(events >= 2, "voice request and callbacks stored: {events}");
     s.stop().await;
 }
+
+/// 64 status callbacks at once (so the group-commit writer batches them), one of which fails
+/// inside its savepoint after its event was inserted (a trigger raises when that call is
+/// completed): the 63 others are stored, answered 201 and visible to a fresh connection the
+/// moment their answer arrives; the failing one gets its own apology, and neither its event nor
+/// its call change is kept.
+#[tokio::test]
+async fn batched_webhooks_fail_alone_and_answer_after_commit() {
+    const N: usize = 64;
+    let s = server().await;
+    let sids: Vec<String> = (0..N).map(|i| format!("CAbatch{i:03}")).collect();
+    let froms: Vec<String> = (0..N).map(|i| format!("+8551020{i:04}")).collect();
+    for (sid, from) in sids.iter().zip(&froms) {
+        let mut p = inbound(sid, "ringing");
+        p.retain(|(k, _)| *k != "From");
+        p.push(("From", from));
+        assert_eq!(post(&s, &p, Some(TOKEN)).await.status(), 201);
+    }
+    let bad = &sids[N / 2];
+    assert_eq!(bad, "CAbatch032");
+    let db = sqlx::sqlite::SqliteConnectOptions::new().filename(&s.db);
+    let pool = sqlx::SqlitePool::connect_with(db.clone()).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER fault_injection BEFORE UPDATE ON phone_calls \
+         WHEN OLD.remote_call_id = 'CAbatch032' AND NEW.remote_status = 'completed' \
+         BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let readers = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(N as u32)
+        .connect_with(db.read_only(true))
+        .await
+        .unwrap();
+
+    let url = s.url("/api/remote_phone_call_events");
+    let mut tasks = Vec::new();
+    for (sid, from) in sids.iter().zip(&froms) {
+        let pairs: Vec<(String, String)> = [
+            ("AccountSid", "AC00000000000000000000000000000001"),
+            ("CallSid", sid),
+            ("CallStatus", "completed"),
+            ("CallDuration", "7"),
+            ("CallbackSource", "call-progress-events"),
+            ("Direction", "inbound"),
+            ("From", from),
+            ("To", "+85512345678"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
+        let req = s
+            .http
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "x-twilio-signature",
+                signature::compute(TOKEN, &url, &pairs),
+            )
+            .body(body);
+        let readers = readers.clone();
+        let sid = sid.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            // Read at once on another connection: a 201 means the event is committed.
+            let stored: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM remote_phone_call_events \
+                 WHERE remote_call_id = ? AND details LIKE '%\"CallStatus\":\"completed\"%'",
+            )
+            .bind(&sid)
+            .fetch_one(&readers)
+            .await
+            .unwrap();
+            (sid, status, text, stored)
+        }));
+    }
+    for t in tasks {
+        let (sid, status, text, stored) = t.await.unwrap();
+        if &sid == bad {
+            assert_eq!(status, 200, "{sid}: {text}");
+            assert_eq!(text, scfm::call_flow::twiml::apology(), "{sid}");
+            assert_eq!(
+                stored, 0,
+                "{sid}: the failed webhook's event was rolled back"
+            );
+        } else {
+            assert_eq!(status, 201, "{sid}: {text}");
+            assert_eq!(stored, 1, "{sid} answered before its event was committed");
+        }
+    }
+    let statuses: Vec<(String, String)> =
+        sqlx::query_as("SELECT remote_call_id, status FROM phone_calls ORDER BY remote_call_id")
+            .fetch_all(&readers)
+            .await
+            .unwrap();
+    assert_eq!(statuses.len(), N);
+    for (sid, status) in statuses {
+        let want = if &sid == bad {
+            "in_progress"
+        } else {
+            "completed"
+        };
+        assert_eq!(status, want, "{sid}");
+    }
+    assert_eq!(
+        total(&s, "/api/remote_phone_call_events").await,
+        (2 * N - 1).to_string()
+    );
+    // Once the fault is gone the provider's retry is stored.
+    sqlx::query("DROP TRIGGER fault_injection")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let from = &froms[N / 2];
+    let retry = [
+        ("AccountSid", "AC00000000000000000000000000000001"),
+        ("CallSid", bad.as_str()),
+        ("CallStatus", "completed"),
+        ("CallDuration", "7"),
+        ("CallbackSource", "call-progress-events"),
+        ("Direction", "inbound"),
+        ("From", from.as_str()),
+        ("To", "+85512345678"),
+    ];
+    assert_eq!(post(&s, &retry, Some(TOKEN)).await.status(), 201);
+    assert_eq!(
+        total(&s, "/api/remote_phone_call_events").await,
+        (2 * N).to_string()
+    );
+    let service = &s.running.as_ref().unwrap().service;
+    let batches = service.webhook_batches().unwrap();
+    eprintln!(
+        "batched webhooks: {} jobs in {} batches",
+        batches.jobs.load(std::sync::atomic::Ordering::Relaxed),
+        batches.batches.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    pool.close().await;
+    readers.close().await;
+    s.stop().await;
+}

@@ -2,7 +2,7 @@
 //! JSON index/show/update of stored events, plus their nested indexes.
 
 use super::AppState;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{Params, path_id};
 use super::pagination::paginated;
 use super::respond::{no_content, ok};
@@ -136,7 +136,9 @@ fn signed_url(public: Option<&str>, headers: &HeaderMap, uri: &axum::http::Uri) 
 }
 
 /// Provider voice requests and status callbacks. Signature first (403, nothing stored); then
-/// the service stores the event and answers TwiML. Internal faults answer an apology, never 500.
+/// the service stores the event and answers TwiML once it is committed. A database that cannot
+/// take the write (read-only, disk full, a failed batch commit) answers 503 JSON, so the
+/// provider sees the event was not stored; other internal faults answer an apology, never 500.
 async fn webhook(State(s): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let original = parts
@@ -194,6 +196,7 @@ async fn webhook(State(s): State<AppState>, req: Request) -> Response {
             body.push_str("</errors>\n");
             xml(StatusCode::UNPROCESSABLE_ENTITY, body)
         }
+        Err(crate::service::Error::Unavailable(m)) => ApiError::Unavailable(m).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "webhook failed; answering an apology");
             xml(StatusCode::OK, twiml::apology())

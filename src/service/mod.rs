@@ -35,7 +35,8 @@ pub use remote_events::{EventParent, WebhookOutcome, WebhookRequest};
 use crate::domain::call_flow::Registry;
 use crate::domain::time::Clock;
 use crate::store::Store;
-use std::sync::Arc;
+use crate::store::group_commit::{GroupCommit, Stats};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{Notify, broadcast};
 
 /// Wake-ups for background workers, poked after a commit that gives them work. Workers also
@@ -56,6 +57,8 @@ struct Inner {
     wake: Wake,
     /// Why dialling is held (the provider refused our credentials), if it is.
     dialing_hold: std::sync::Mutex<Option<String>>,
+    /// The webhooks' group-commit writer, started on first use (inside the runtime).
+    webhooks: OnceLock<GroupCommit<remote_events::WebhookJob>>,
 }
 
 #[derive(Clone)]
@@ -89,6 +92,7 @@ impl Service {
                 events,
                 wake,
                 dialing_hold: std::sync::Mutex::new(None),
+                webhooks: OnceLock::new(),
             }),
         }
     }
@@ -115,6 +119,17 @@ impl Service {
 
     pub(crate) fn dialing_hold(&self) -> &std::sync::Mutex<Option<String>> {
         &self.inner.dialing_hold
+    }
+
+    pub(crate) fn webhook_writer(&self) -> &GroupCommit<remote_events::WebhookJob> {
+        self.inner
+            .webhooks
+            .get_or_init(|| self.inner.store.group_commit())
+    }
+
+    /// Counters of the webhooks' group-commit writer (jobs, batches), if it has started.
+    pub fn webhook_batches(&self) -> Option<&Stats> {
+        self.inner.webhooks.get().map(GroupCommit::stats)
     }
 
     /// Subscribe to change notifications (ids and kinds, never whole rows).

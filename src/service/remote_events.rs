@@ -10,6 +10,7 @@ use crate::call_flow::{self, avf, twiml};
 use crate::domain::filter::Filter;
 use crate::domain::metadata::{self, MergeMode};
 use crate::domain::{Msisdn, status};
+use crate::store::group_commit::{Done, Job};
 use crate::store::{self, Page, Paged, PhoneCall, RemotePhoneCallEvent, StoreError, events::Scope};
 use serde_json::{Map, Value};
 
@@ -69,8 +70,75 @@ fn is_status_callback(details: &Map<String, Value>) -> bool {
         )
 }
 
+/// What one webhook did inside its transaction: the answer, whether its writes stay (a refused
+/// request rolls back what its lookups wrote), and what to announce once they are committed.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    outcome: WebhookOutcome,
+    keep: bool,
+    changed: Vec<ServiceEvent>,
+}
+
+/// A webhook queued for the group-commit writer (`store::group_commit`): it runs
+/// `Service::apply_webhook` inside the batch transaction, in its own savepoint.
+pub(crate) struct WebhookJob {
+    service: Service,
+    req: WebhookRequest,
+}
+
+impl Job for WebhookJob {
+    type Output = Applied;
+    type Error = Error;
+
+    async fn run(self, conn: &mut store::Conn) -> Result<Done<Applied>> {
+        let applied = self.service.apply_webhook(conn, &self.req).await?;
+        Ok(if applied.keep {
+            Done::Keep(applied)
+        } else {
+            Done::Discard(applied)
+        })
+    }
+}
+
 impl Service {
+    /// Handles a provider webhook through the group-commit writer: it is applied in a
+    /// transaction shared with the other webhooks waiting at that moment, and this returns only
+    /// once that transaction committed. A storage failure of the batch answers
+    /// `Error::Unavailable` and leaves nothing of this webhook behind.
     pub async fn handle_webhook(&self, req: WebhookRequest) -> Result<WebhookOutcome> {
+        let job = WebhookJob {
+            service: self.clone(),
+            req,
+        };
+        let applied = self.webhook_writer().submit(job).await?;
+        Ok(self.announce(applied))
+    }
+
+    /// Handles a provider webhook in a transaction of its own (the same logic as
+    /// [`Service::handle_webhook`], without waiting for the group-commit writer).
+    pub async fn handle_webhook_unbatched(&self, req: WebhookRequest) -> Result<WebhookOutcome> {
+        let mut tx = self.store().write().await?;
+        let applied = self.apply_webhook(&mut tx, &req).await?;
+        if applied.keep {
+            tx.commit().await.map_err(StoreError::from)?;
+        }
+        Ok(self.announce(applied))
+    }
+
+    /// Publishes what a committed webhook changed and returns its answer.
+    fn announce(&self, applied: Applied) -> WebhookOutcome {
+        if applied.keep {
+            for e in applied.changed {
+                self.publish(e);
+            }
+        }
+        applied.outcome
+    }
+
+    /// One webhook against a connection inside a write transaction: find (or create) the call,
+    /// store the event once, move the call on, and run its flow. Shared by the batched and the
+    /// unbatched path; the caller commits.
+    async fn apply_webhook(&self, tx: &mut store::Conn, req: &WebhookRequest) -> Result<Applied> {
         let mut details = Map::new();
         for (k, v) in &req.params {
             if k != "format" {
@@ -88,17 +156,17 @@ impl Service {
         let direction = get("Direction");
         let attempt = get(super::dialing::ATTEMPT_PARAM);
         let now = self.now();
-        let mut tx = self.store().write().await?;
+        let mut changed = Vec::new();
 
         // 1. The call: by CallSid (never by a null id), else by the attempt token of a dial whose
         //    create response was lost, else a new inbound call.
         let mut call: Option<PhoneCall> = match &call_sid {
-            Some(sid) => store::phone_calls::by_remote_call_id(&mut tx, sid).await?,
+            Some(sid) => store::phone_calls::by_remote_call_id(tx, sid).await?,
             None => None,
         };
         if call.is_none() {
             if let (Some(att), Some(sid)) = (&attempt, &call_sid) {
-                if let Some(c) = store::phone_calls::by_dial_attempt(&mut tx, att).await? {
+                if let Some(c) = store::phone_calls::by_dial_attempt(tx, att).await? {
                     if c.remote_call_id.is_none() && c.status == "queued" {
                         let accepted = store::phone_calls::Accepted {
                             remote_call_id: sid,
@@ -107,10 +175,10 @@ impl Service {
                             response: "{}",
                         };
                         store::phone_calls::mark_remotely_queued(
-                            &mut tx, c.id, att, &accepted, &now, &now,
+                            tx, c.id, att, &accepted, &now, &now,
                         )
                         .await?;
-                        call = store::phone_calls::get(&mut tx, c.id).await?;
+                        call = store::phone_calls::get(tx, c.id).await?;
                     }
                 }
             }
@@ -118,7 +186,10 @@ impl Service {
         let mut errors = Vec::new();
         if call.is_none() {
             if direction.as_deref() == Some("inbound") && call_sid.is_some() {
-                call = Some(self.new_inbound_call(&mut tx, &details, &now).await?);
+                call = Some(
+                    self.new_inbound_call(tx, &details, &now, &mut changed)
+                        .await?,
+                );
             } else {
                 errors.push("Phone call is invalid".to_string());
             }
@@ -130,7 +201,11 @@ impl Service {
             errors.push("Remote direction can't be blank".into());
         }
         let (Some(call), true) = (call, errors.is_empty()) else {
-            return Ok(WebhookOutcome::Invalid(errors));
+            return Ok(Applied {
+                outcome: WebhookOutcome::Invalid(errors),
+                keep: false,
+                changed,
+            });
         };
 
         // 2. Logic for this event.
@@ -143,7 +218,7 @@ impl Service {
 
         // 3. Store the event once (a duplicate delivery changes nothing).
         let details_text = json_text(&details);
-        let duplicate = store::events::duplicate(&mut tx, call.id, &details_text).await?;
+        let duplicate = store::events::duplicate(tx, call.id, &details_text).await?;
         if !duplicate {
             let e = store::events::NewEvent {
                 phone_call_id: call.id,
@@ -152,7 +227,7 @@ impl Service {
                 remote_direction: direction.as_deref().unwrap_or_default(),
                 call_flow_logic: &logic,
             };
-            store::events::insert(&mut tx, &e, &now).await?;
+            store::events::insert(tx, &e, &now).await?;
             // 4. Complete the call from CallStatus, never moving it backwards.
             let incoming = get("CallStatus");
             let keep = match (&call.remote_status, &incoming) {
@@ -181,7 +256,7 @@ impl Service {
                 // is due at once after a webhook only if the call had none scheduled.
                 next_poll_at: next_poll.as_deref().filter(|_| false),
             };
-            if !store::phone_calls::apply_remote(&mut tx, &u, &now).await? {
+            if !store::phone_calls::apply_remote(tx, &u, &now).await? {
                 tracing::debug!(
                     phone_call_id = call.id,
                     "call changed concurrently; webhook event stored only"
@@ -194,7 +269,7 @@ impl Service {
             twiml::render(&[])
         } else if let Some(survey) = avf::survey(&logic) {
             self.step_survey(
-                &mut tx,
+                tx,
                 &call,
                 &logic,
                 survey,
@@ -205,16 +280,27 @@ impl Service {
             .await?
         } else if let Some(flow) = self.registry().flow(&logic) {
             let flow = flow.clone();
-            self.run_flow(&mut tx, &call, &flow, &details, !duplicate, &req.url)
-                .await?
+            self.run_flow(
+                tx,
+                &call,
+                &flow,
+                &details,
+                !duplicate,
+                &req.url,
+                &mut changed,
+            )
+            .await?
         } else if logic == crate::domain::call_flow::APPLICATION {
             call_flow::application()
         } else {
             call_flow::no_response()
         };
-        tx.commit().await.map_err(StoreError::from)?;
-        self.publish(ServiceEvent::PhoneCallChanged(call.id));
-        Ok(WebhookOutcome::Twiml(body))
+        changed.push(ServiceEvent::PhoneCallChanged(call.id));
+        Ok(Applied {
+            outcome: WebhookOutcome::Twiml(body),
+            keep: true,
+            changed,
+        })
     }
 
     async fn new_inbound_call(
@@ -222,6 +308,7 @@ impl Service {
         tx: &mut store::Conn,
         details: &Map<String, Value>,
         now: &str,
+        changed: &mut Vec<ServiceEvent>,
     ) -> Result<PhoneCall> {
         let get = |k: &str| {
             details
@@ -250,7 +337,7 @@ impl Service {
             remote_request_params: "{}",
         };
         let id = store::phone_calls::insert(tx, &new, now).await?;
-        self.publish(ServiceEvent::ContactsChanged);
+        changed.push(ServiceEvent::ContactsChanged);
         store::phone_calls::get(tx, id)
             .await?
             .ok_or(Error::NotFound)
@@ -259,6 +346,7 @@ impl Service {
     /// One turn of a declarative flow: position from the request's `flow_step`/`flow_try`,
     /// answers from `Digits`/`RecordingUrl`; answers are written to metadata (once: not again for
     /// a duplicated delivery) and recorded on the event.
+    #[allow(clippy::too_many_arguments)]
     async fn run_flow(
         &self,
         tx: &mut store::Conn,
@@ -267,6 +355,7 @@ impl Service {
         details: &Map<String, Value>,
         apply: bool,
         url: &str,
+        changed: &mut Vec<ServiceEvent>,
     ) -> Result<String> {
         use call_flow::engine::{self, Context, Input};
         let get = |k: &str| details.get(k).and_then(Value::as_str);
@@ -317,7 +406,7 @@ impl Service {
                 let merged = metadata::apply(&ctx.contact, contact_patch, MergeMode::Merge);
                 store::contacts::update(tx, contact.id, &contact.msisdn, &json_text(&merged), &now)
                     .await?;
-                self.publish(ServiceEvent::ContactsChanged);
+                changed.push(ServiceEvent::ContactsChanged);
             }
             if let (Some(p), false) = (&participation, participation_patch.is_empty()) {
                 let merged =
@@ -331,7 +420,7 @@ impl Service {
                     &now,
                 )
                 .await?;
-                self.publish(ServiceEvent::ParticipationsChanged {
+                changed.push(ServiceEvent::ParticipationsChanged {
                     callout_id: p.callout_id,
                 });
             }

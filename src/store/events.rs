@@ -78,13 +78,24 @@ pub struct NewEvent<'a> {
     pub call_flow_logic: &'a str,
 }
 
+/// The key the duplicate check looks events up by (migration 20261128000006): the first 8 bytes
+/// of SHA-1 over the details text, big-endian. Stored, so it must never change.
+pub fn details_hash(details: &str) -> i64 {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(details.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
 pub async fn insert(conn: &mut Conn, e: &NewEvent<'_>, now: &str) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO remote_phone_call_events (phone_call_id, details, metadata, remote_call_id, remote_direction, \
-         call_flow_logic, created_at, updated_at) VALUES (?, ?, '{}', ?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO remote_phone_call_events (phone_call_id, details, details_hash, metadata, remote_call_id, \
+         remote_direction, call_flow_logic, created_at, updated_at) VALUES (?, ?, ?, '{}', ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(e.phone_call_id)
     .bind(e.details)
+    .bind(details_hash(e.details))
     .bind(e.remote_call_id)
     .bind(e.remote_direction)
     .bind(e.call_flow_logic)
@@ -98,12 +109,17 @@ pub async fn insert(conn: &mut Conn, e: &NewEvent<'_>, now: &str) -> Result<i64>
 }
 
 /// Whether an event with exactly these details was already stored for the call (a replayed
-/// or duplicated webhook delivery).
+/// or duplicated webhook delivery). Reads only the call's events with the same details hash
+/// (and those stored before hashes existed), through the (phone_call_id, details_hash) index.
 pub async fn duplicate(conn: &mut Conn, phone_call_id: i64, details: &str) -> Result<bool> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM remote_phone_call_events WHERE phone_call_id = ? AND details = ?)",
+        "SELECT EXISTS (SELECT 1 FROM remote_phone_call_events \
+           WHERE phone_call_id = ?1 AND details_hash = ?2 AND details = ?3) \
+         OR EXISTS (SELECT 1 FROM remote_phone_call_events \
+           WHERE phone_call_id = ?1 AND details_hash IS NULL AND details = ?3)",
     )
     .bind(phone_call_id)
+    .bind(details_hash(details))
     .bind(details)
     .fetch_one(conn)
     .await?;

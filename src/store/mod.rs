@@ -18,6 +18,7 @@ pub mod contacts;
 pub mod events;
 pub mod export;
 pub mod filter;
+pub mod group_commit;
 pub mod import;
 pub mod page;
 pub mod participations;
@@ -31,7 +32,10 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub type Conn = sqlx::SqliteConnection;
 pub type Tx = Transaction<'static, Sqlite>;
@@ -101,11 +105,15 @@ pub(crate) fn transition_sql(
     qb
 }
 
-/// The database handle: a small pool of connections over one SQLite file.
+/// The database handle: a small pool of connections over one SQLite file, plus any group-commit
+/// writers started on it (each with its own connection).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
+    options: SqliteConnectOptions,
+    closed: CancellationToken,
+    writers: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Store {
@@ -127,7 +135,7 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations")
             .run(&pool)
@@ -136,6 +144,9 @@ impl Store {
         Ok(Store {
             pool,
             path: path.to_path_buf(),
+            options,
+            closed: CancellationToken::new(),
+            writers: Arc::default(),
         })
     }
 
@@ -165,7 +176,31 @@ impl Store {
             .await?)
     }
 
+    /// Starts a group-commit writer on its own connection (see [`group_commit`]); it must be
+    /// called inside a tokio runtime. [`Store::close`] finishes its queued jobs and stops it.
+    pub fn group_commit<J: group_commit::Job>(&self) -> group_commit::GroupCommit<J> {
+        let (writer, tasks) =
+            group_commit::GroupCommit::spawn(self.options.clone(), self.closed.clone());
+        self.writers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(tasks);
+        writer
+    }
+
+    /// Finishes the group-commit writers' queued jobs, stops them and their checkpointers, then
+    /// closes every connection.
     pub async fn close(&self) {
+        self.closed.cancel();
+        let writers = std::mem::take(
+            &mut *self
+                .writers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for task in writers {
+            let _ = task.await;
+        }
         self.pool.close().await;
     }
 }
