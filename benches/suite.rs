@@ -5,6 +5,8 @@
 //! `SCFM_BENCH_ROWS=10000 cargo bench --bench suite` (or `SCFM_BENCH_QUICK=1`) is the quick mode CI
 //! runs so the suite cannot rot. Each row checks its own counts and the process exits non-zero
 //! on a mismatch; times are printed, never asserted. docs/BENCHMARKS.md has the results.
+//! `SCFM_BENCH_ONLY=1,2,3` runs only those rows (rows 2, 3, 4 and 7 need row 1's database, so
+//! row 1 also runs, and is reported, when one of them is selected).
 //!
 //! Rows, all through the real code paths:
 //! 1. CSV import (`Service::import_contacts`) vs a prepared sqlx INSERT loop in one transaction.
@@ -156,6 +158,23 @@ fn rows_from_env() -> Result<usize> {
             Ok(n)
         }
         Err(_) => Ok(1_000_000),
+    }
+}
+
+/// `SCFM_BENCH_ONLY`: a comma-separated list of row numbers (1..=8), or every row when unset.
+fn only_from_env() -> Result<Option<Vec<u8>>> {
+    match std::env::var("SCFM_BENCH_ONLY") {
+        Ok(v) if !v.trim().is_empty() => {
+            let rows = v
+                .split(',')
+                .map(|r| match r.trim().parse::<u8>() {
+                    Ok(n) if (1..=8).contains(&n) => Ok(n),
+                    _ => bail!("SCFM_BENCH_ONLY={v:?}: {r:?} is not a row number 1..=8"),
+                })
+                .collect::<Result<Vec<u8>>>()?;
+            Ok(Some(rows))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -1384,33 +1403,51 @@ async fn bench() -> Result<bool> {
     let mut rep = Report::default();
     let started = Instant::now();
 
-    eprintln!("generating {n} contacts …");
-    let data = generate(n, 0x5CF3_2026_1128);
-    let kandal = data.kandal;
+    let only = only_from_env()?;
+    let want = |row: u8| only.as_ref().is_none_or(|rows| rows.contains(&row));
+    let mut sqlite_version = String::from("?");
+    let mut row7_db = None;
+    if [1, 2, 3, 4, 7].into_iter().any(want) {
+        eprintln!("generating {n} contacts …");
+        let data = generate(n, 0x5CF3_2026_1128);
+        let kandal = data.kandal;
 
-    eprintln!("row 1: CSV import …");
-    let svc = row1(&s, &mut rep, &data).await?;
-    drop(data);
-    let sqlite_version = {
-        let v: String = sqlx::query_scalar("SELECT sqlite_version()")
+        eprintln!("row 1: CSV import …");
+        let svc = row1(&s, &mut rep, &data).await?;
+        drop(data);
+        sqlite_version = sqlx::query_scalar("SELECT sqlite_version()")
             .fetch_one(svc.store().pool())
             .await?;
-        v
-    };
-    eprintln!("row 3: preview count …");
-    row3(&s, &mut rep, &svc, kandal).await?;
-    eprintln!("row 4: contacts pane …");
-    row4(&s, &mut rep, &svc).await?;
-    eprintln!("row 2: population …");
-    row2(&s, &mut rep, &svc, kandal).await?;
-    eprintln!("row 5: webhooks …");
-    row5(&s, &mut rep).await?;
-    eprintln!("row 6: dispatch …");
-    row6(&s, &mut rep).await?;
-    eprintln!("row 7: memory …");
-    row7(&s, &mut rep, svc, kandal).await?;
-    eprintln!("row 8: idle …");
-    row8(&s, &mut rep).await?;
+        if want(3) {
+            eprintln!("row 3: preview count …");
+            row3(&s, &mut rep, &svc, kandal).await?;
+        }
+        if want(4) {
+            eprintln!("row 4: contacts pane …");
+            row4(&s, &mut rep, &svc).await?;
+        }
+        if want(2) {
+            eprintln!("row 2: population …");
+            row2(&s, &mut rep, &svc, kandal).await?;
+        }
+        row7_db = Some((svc, kandal));
+    }
+    if want(5) {
+        eprintln!("row 5: webhooks …");
+        row5(&s, &mut rep).await?;
+    }
+    if want(6) {
+        eprintln!("row 6: dispatch …");
+        row6(&s, &mut rep).await?;
+    }
+    if let Some((svc, kandal)) = row7_db.filter(|_| want(7)) {
+        eprintln!("row 7: memory …");
+        row7(&s, &mut rep, svc, kandal).await?;
+    }
+    if want(8) {
+        eprintln!("row 8: idle …");
+        row8(&s, &mut rep).await?;
+    }
 
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     rep.rows.sort_by_key(|r| r.num);
