@@ -138,6 +138,26 @@ impl Service {
             let mut conn = self.store().read().await?;
             store::import::max_contact_id(&mut conn).await?
         };
+        let result = self
+            .import_batches(&mut rx, import_baseline, &mut progress)
+            .await;
+        // The import wrote contacts without their metadata side rows; fill them in now, also
+        // after a failure (filters scan until this is done, so they stay exact either way).
+        let synced = store::import::sync_contact_metadata(self.store()).await;
+        let report = result?;
+        synced?;
+        parser
+            .await
+            .map_err(|e| Error::Internal(format!("CSV parser stopped: {e}")))?;
+        Ok(report)
+    }
+
+    async fn import_batches(
+        &self,
+        rx: &mut mpsc::Receiver<Result<Batch>>,
+        import_baseline: i64,
+        progress: &mut impl FnMut(&ImportProgress),
+    ) -> Result<ImportReport> {
         let mut report = ImportReport::default();
         while let Some(batch) = rx.recv().await {
             let batch = batch?;
@@ -165,9 +185,6 @@ impl Service {
             report.invalid.extend(batch.invalid);
             progress(&report.progress(batch.bytes));
         }
-        parser
-            .await
-            .map_err(|e| Error::Internal(format!("CSV parser stopped: {e}")))?;
         Ok(report)
     }
 

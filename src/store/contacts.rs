@@ -1,9 +1,9 @@
 //! Contacts table.
 
-use super::filter::push_filter;
+use super::filter::{push_contact_filter, push_filter, side_table_pair};
 use super::{Conn, Contact, Page, Paged, Result};
 use crate::domain::filter::Filter;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{Connection, QueryBuilder, Sqlite};
 
 const COLS: &str = "c.id, c.msisdn, c.metadata, c.created_at, c.updated_at";
 
@@ -72,27 +72,47 @@ pub async fn list(
     extra: Option<&Filter>,
     page: Page,
 ) -> Result<Paged<Contact>> {
+    // The side-table check, the count and the page read one snapshot.
+    let mut tx = conn.begin().await?;
+    let side = uses_side_table(filter) || extra.is_some_and(uses_side_table);
+    let side = side && metadata_index_ready(&mut tx).await?;
     let build = |select: &str| {
         let mut qb =
             QueryBuilder::<Sqlite>::new(format!("SELECT {select} FROM contacts c WHERE 1"));
         push_scope(&mut qb, scope);
-        push_filter(&mut qb, "c", filter);
+        push_contact_filter(&mut qb, "c", filter, side);
         if let Some(extra) = extra {
-            push_filter(&mut qb, "c", extra);
+            push_contact_filter(&mut qb, "c", extra, side);
         }
         qb
     };
     let total: i64 = build("count(*)")
         .build_query_scalar()
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut *tx)
         .await?;
     let mut qb = build(COLS);
     qb.push(" ORDER BY c.id LIMIT ")
         .push_bind(page.per_page)
         .push(" OFFSET ")
         .push_bind(page.offset());
-    let items = qb.build_query_as::<Contact>().fetch_all(&mut *conn).await?;
+    let items = qb.build_query_as::<Contact>().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
     Ok(Paged { items, total, page })
+}
+
+/// Whether `filter` has a condition the `contact_metadata` side table can answer.
+pub fn uses_side_table(filter: &Filter) -> bool {
+    filter.conds.iter().any(|c| side_table_pair(c).is_some())
+}
+
+/// Whether the side table is complete: no CSV import left contacts without their side rows
+/// (`contact_metadata_backlog` is empty). Read it in the same transaction as the query it guards.
+pub async fn metadata_index_ready(conn: &mut Conn) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM contact_metadata_backlog)")
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 /// Keyset page for the TUI: contacts with id after `after_id` (or before, when `backwards`),
@@ -104,20 +124,23 @@ pub async fn keyset(
     backwards: bool,
     limit: i64,
 ) -> Result<Vec<Contact>> {
+    let mut tx = conn.begin().await?;
+    let side = uses_side_table(filter) && metadata_index_ready(&mut tx).await?;
     let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS} FROM contacts c WHERE "));
     if backwards {
         qb.push("c.id < ").push_bind(after_id);
     } else {
         qb.push("c.id > ").push_bind(after_id);
     }
-    push_filter(&mut qb, "c", filter);
+    push_contact_filter(&mut qb, "c", filter, side);
     qb.push(if backwards {
         " ORDER BY c.id DESC LIMIT "
     } else {
         " ORDER BY c.id LIMIT "
     })
     .push_bind(limit);
-    let mut rows = qb.build_query_as::<Contact>().fetch_all(&mut *conn).await?;
+    let mut rows = qb.build_query_as::<Contact>().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
     if backwards {
         rows.reverse();
     }
@@ -125,9 +148,32 @@ pub async fn keyset(
 }
 
 pub async fn count(conn: &mut Conn, filter: &Filter) -> Result<i64> {
-    let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM contacts c WHERE 1");
-    push_filter(&mut qb, "c", filter);
-    Ok(qb.build_query_scalar().fetch_one(&mut *conn).await?)
+    let mut tx = conn.begin().await?;
+    let side = uses_side_table(filter) && metadata_index_ready(&mut tx).await?;
+    let only = match filter.conds.as_slice() {
+        [only] if side => side_table_pair(only),
+        _ => None,
+    };
+    let mut qb = match only {
+        // One side-table condition alone: count its range without visiting contacts. Exact
+        // because every side row belongs to an existing contact (the delete trigger removes them).
+        Some((key, value)) => {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("SELECT count(*) FROM contact_metadata WHERE key = ");
+            qb.push_bind(key.to_string())
+                .push(" AND value = ")
+                .push_bind(value.to_string());
+            qb
+        }
+        None => {
+            let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM contacts c WHERE 1");
+            push_contact_filter(&mut qb, "c", filter, side);
+            qb
+        }
+    };
+    let n = qb.build_query_scalar().fetch_one(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Contact>> {

@@ -102,10 +102,68 @@ where
 const LAST_CALL_STATUS: &str = "(SELECT x.status FROM phone_calls x WHERE x.callout_participation_id = {a}.id \
      ORDER BY x.created_at DESC, x.id DESC LIMIT 1)";
 
+/// A filter value that can only equal the text form of a JSON *string*: it is not the JSON text
+/// of a number, boolean, null or container (the test the `json_extract` fast path uses), nor
+/// SQLite's text form of an infinite real (`Inf`, `-Inf`), which is not JSON.
+fn matches_strings_only(v: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(v)
+        .map(|j| j.is_string())
+        .unwrap_or(true)
+        && v != "Inf"
+        && v != "-Inf"
+}
+
+/// The (key, value) of a condition that the `contact_metadata` side table answers exactly: a
+/// top-level key of `metadata` (any key: the side table stores json_each's key, the same one the
+/// general path compares) equal to a value only a JSON string can have. The side table holds one
+/// row per top-level string value, so for such a condition "has a side row (key, value)" and the
+/// scan's test select the same contacts. Everything else (numbers, booleans, null, nested paths)
+/// keeps the scan. Only for the `contacts` table's own `metadata`.
+pub fn side_table_pair(cond: &Cond) -> Option<(&str, &str)> {
+    match cond {
+        Cond::Json {
+            column: "metadata",
+            path,
+            value: Some(v),
+        } if path.len() == 1 && matches_strings_only(v) => Some((path[0].as_str(), v.as_str())),
+        _ => None,
+    }
+}
+
 /// Appends ` AND <cond>` for every condition of `filter`, on table alias `alias`.
 pub fn push_filter(qb: &mut QueryBuilder<Sqlite>, alias: &str, filter: &Filter) {
+    push_conds(qb, alias, filter, false);
+}
+
+/// [`push_filter`] for a contact filter on the `contacts` table aliased `alias`. With
+/// `side_table` (the caller checked [`super::contacts::metadata_index_ready`] in the same
+/// transaction), metadata conditions that [`side_table_pair`] accepts become an `id IN` range of
+/// the side table's primary key instead of a json_extract over every contact. The `IN` form lets
+/// SQLite drive counts and `ORDER BY id` pages from the side table's (sorted) contact ids.
+pub fn push_contact_filter(
+    qb: &mut QueryBuilder<Sqlite>,
+    alias: &str,
+    filter: &Filter,
+    side_table: bool,
+) {
+    push_conds(qb, alias, filter, side_table);
+}
+
+fn push_conds(qb: &mut QueryBuilder<Sqlite>, alias: &str, filter: &Filter, side_table: bool) {
     for cond in &filter.conds {
         qb.push(" AND ");
+        if side_table {
+            if let Some((key, value)) = side_table_pair(cond) {
+                qb.push(format!(
+                    "{alias}.id IN (SELECT contact_id FROM contact_metadata WHERE key = "
+                ));
+                qb.push_bind(key.to_string())
+                    .push(" AND value = ")
+                    .push_bind(value.to_string())
+                    .push(")");
+                continue;
+            }
+        }
         match cond {
             Cond::TextIn { column, values } => push_list(qb, &format!("{alias}.{column}"), values),
             Cond::IntIn { column, values } => push_list(qb, &format!("{alias}.{column}"), values),

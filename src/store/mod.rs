@@ -141,13 +141,16 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(sqlx::Error::Migrate(Box::new(e))))?;
-        Ok(Store {
+        let store = Store {
             pool,
             path: path.to_path_buf(),
             options,
             closed: CancellationToken::new(),
             writers: Arc::default(),
-        })
+        };
+        // Finish the side-table fill of an import that stopped before its end (crash, I/O error).
+        import::sync_contact_metadata(&store).await?;
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {

@@ -1,7 +1,7 @@
 //! Callout participations table. Rendered rows carry the effective call flow logic (own, else
 //! the callout's), joined in SQL.
 
-use super::filter::push_filter;
+use super::filter::{push_contact_filter, push_filter};
 use super::{Conn, Page, Paged, Participation, Result};
 use crate::domain::filter::Filter;
 use sqlx::{QueryBuilder, Sqlite};
@@ -203,6 +203,9 @@ pub async fn populate(
     filter: &Filter,
     now: &str,
 ) -> Result<u64> {
+    // Run inside the caller's write transaction, so this check and the insert see one snapshot.
+    let side = super::contacts::uses_side_table(filter)
+        && super::contacts::metadata_index_ready(&mut *conn).await?;
     let mut qb = QueryBuilder::<Sqlite>::new(
         "INSERT OR IGNORE INTO callout_participations (callout_id, contact_id, callout_population_id, msisdn, \
          metadata, created_at, updated_at) SELECT ",
@@ -232,7 +235,7 @@ pub async fn populate(
             .push_bind(callout_id)
             .push(" AND y.msisdn = c.msisdn)");
     }
-    push_filter(&mut qb, "c", filter);
+    push_contact_filter(&mut qb, "c", filter, side);
     qb.push(" ORDER BY c.id");
     Ok(qb.build().execute(conn).await?.rows_affected())
 }
