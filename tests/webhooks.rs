@@ -498,3 +498,79 @@ async fn batched_webhooks_fail_alone_and_answer_after_commit() {
     readers.close().await;
     s.stop().await;
 }
+
+/// A webhook moves a dialled call to in_progress; its final webhook never comes. The poller must
+/// still fetch it (a webhook keeps the poll already scheduled) and find it completed.
+#[tokio::test]
+async fn a_call_whose_final_webhook_is_lost_is_completed_by_polling() {
+    let fake = FakeProvider::start(FakeConfig::twilio()).await;
+    let s = TestServer::start_with(|c| {
+        c.provider.account_sid = Some(fake.account_sid());
+        c.provider.auth_token = Some(fake.auth_token());
+        c.provider.base_url = fake.base_url();
+        c.provider.poll_interval = Duration::from_secs(2);
+    })
+    .await;
+    s.post_form("/api/contacts", "msisdn=%2B85512349555")
+        .send()
+        .await
+        .unwrap();
+    s.post_form("/api/callouts", "").send().await.unwrap();
+    s.post_form("/api/callouts/1/callout_participations", "contact_id=1")
+        .send()
+        .await
+        .unwrap();
+    s.post_form(
+        "/api/callout_participations/1/phone_calls",
+        "remote_request_params[from]=1234&remote_request_params[url]=https%3A%2F%2Fexample.org%2Ft",
+    )
+    .send()
+    .await
+    .unwrap();
+    s.post_form("/api/phone_calls/1/phone_call_events", "event=queue")
+        .send()
+        .await
+        .unwrap();
+    let v = s
+        .wait_for("/api/phone_calls/1", |v| v["remote_call_id"].is_string())
+        .await;
+    let sid = v["remote_call_id"].as_str().unwrap().to_string();
+    // "ringing", well before the first poll (2 s after the dial).
+    let url = s.url("/api/remote_phone_call_events");
+    let pairs: Vec<(String, String)> = vec![
+        ("AccountSid".into(), fake.account_sid()),
+        ("CallSid".into(), sid),
+        ("CallStatus".into(), "ringing".into()),
+        ("Direction".into(), "outbound-api".into()),
+    ];
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    let r = s
+        .http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "x-twilio-signature",
+            signature::compute(&fake.auth_token(), &url, &pairs),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let v: Value = s
+        .get("/api/phone_calls/1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["status"], "in_progress", "{v}");
+    let v = s
+        .wait_for("/api/phone_calls/1", |v| v["status"] == "completed")
+        .await;
+    assert_eq!(v["remote_status"], "completed", "{v}");
+    s.stop().await;
+}

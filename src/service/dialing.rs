@@ -6,7 +6,10 @@ use super::{Result, Service, ServiceEvent};
 use crate::domain::status;
 use crate::domain::time::format_ts;
 use crate::provider::{self, CreateCall, Provider, ProviderError, RemoteCall, wire};
-use crate::store::{self, PhoneCall, phone_calls::RemoteUpdate};
+use crate::store::{
+    self, PhoneCall,
+    phone_calls::{NextPoll, RemoteUpdate},
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,7 +115,8 @@ pub fn completed_status(current: &str, remote_status: Option<&str>) -> String {
 }
 
 impl Service {
-    fn next_poll(&self) -> String {
+    /// When a call in flight is next polled: one poll interval from now.
+    pub(crate) fn next_poll(&self) -> String {
         format_ts(self.clock().now() + chrono_dur(self.dialing().poll_interval))
     }
 
@@ -537,7 +541,7 @@ impl Service {
                     remote_response: Some(&response),
                     remote_error_message: None,
                     call_flow_logic: None,
-                    next_poll_at: next.as_deref(),
+                    next_poll: next.as_deref().map_or(NextPoll::Clear, NextPoll::At),
                 };
                 store::phone_calls::apply_remote(&mut conn, &u, &now).await?;
             }
@@ -559,7 +563,7 @@ impl Service {
                     remote_response: None,
                     remote_error_message: Some(Some(&text)),
                     call_flow_logic: None,
-                    next_poll_at: next.as_deref(),
+                    next_poll: next.as_deref().map_or(NextPoll::Clear, NextPoll::At),
                 };
                 store::phone_calls::apply_remote(&mut conn, &u, &now).await?;
             }

@@ -243,7 +243,7 @@ impl Service {
             };
             let new_status = completed_status(&call.status, remote_status.as_deref());
             let terminal = status::PHONE_CALL_TERMINAL.contains(&new_status.as_str());
-            let next_poll = if terminal { None } else { Some(now.clone()) };
+            let next_poll = self.next_poll();
             let u = store::phone_calls::RemoteUpdate {
                 id: call.id,
                 expected_status: &call.status,
@@ -252,9 +252,13 @@ impl Service {
                 remote_response: None,
                 remote_error_message: None,
                 call_flow_logic: Some(&logic),
-                // In-flight calls keep being polled as a safety net; the poller's next fetch
-                // is due at once after a webhook only if the call had none scheduled.
-                next_poll_at: next_poll.as_deref().filter(|_| false),
+                // A call still in flight keeps the poll already scheduled, or gets one a poll
+                // interval from now: the safety net if its final webhook never comes.
+                next_poll: if terminal {
+                    store::phone_calls::NextPoll::Clear
+                } else {
+                    store::phone_calls::NextPoll::KeepOr(&next_poll)
+                },
             };
             if !store::phone_calls::apply_remote(tx, &u, &now).await? {
                 tracing::debug!(

@@ -594,7 +594,19 @@ pub struct RemoteUpdate<'a> {
     pub remote_response: Option<&'a str>,
     pub remote_error_message: Option<Option<&'a str>>,
     pub call_flow_logic: Option<&'a str>,
-    pub next_poll_at: Option<&'a str>,
+    pub next_poll: NextPoll<'a>,
+}
+
+/// What a remote update does to the poller's schedule (`next_poll_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextPoll<'a> {
+    /// Final: never polled again.
+    Clear,
+    /// Poll at this time.
+    At(&'a str),
+    /// Keep the poll already scheduled; schedule one at this time if there is none (a call in
+    /// flight is always polled eventually, in case its final webhook never comes).
+    KeepOr(&'a str),
 }
 
 pub async fn apply_remote(conn: &mut Conn, u: &RemoteUpdate<'_>, now: &str) -> Result<bool> {
@@ -614,8 +626,14 @@ pub async fn apply_remote(conn: &mut Conn, u: &RemoteUpdate<'_>, now: &str) -> R
     if let Some(cfl) = u.call_flow_logic {
         qb.push(", call_flow_logic = ").push_bind(cfl.to_string());
     }
-    qb.push(", next_poll_at = ")
-        .push_bind(u.next_poll_at.map(str::to_string));
+    match u.next_poll {
+        NextPoll::Clear => qb.push(", next_poll_at = NULL"),
+        NextPoll::At(t) => qb.push(", next_poll_at = ").push_bind(t.to_string()),
+        NextPoll::KeepOr(t) => qb
+            .push(", next_poll_at = COALESCE(next_poll_at, ")
+            .push_bind(t.to_string())
+            .push(")"),
+    };
     qb.push(" WHERE id = ")
         .push_bind(u.id)
         .push(" AND status = ")
