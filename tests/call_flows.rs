@@ -6,7 +6,6 @@
 mod support;
 
 use scfm::domain::call_flow::Registry;
-use scfm::provider::signature;
 use serde_json::Value;
 use std::time::Duration;
 use support::fake_provider::{FakeConfig, FakeProvider};
@@ -51,7 +50,6 @@ async fn voice(
     direction: &str,
     extra: &[(&str, &str)],
 ) -> String {
-    let url = s.url(path);
     let mut pairs: Vec<(String, String)> = vec![
         (
             "AccountSid".into(),
@@ -64,18 +62,8 @@ async fn voice(
         ("To".into(), "+85512345678".into()),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&pairs)
-        .finish();
     let r = s
-        .http
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(
-            "x-twilio-signature",
-            signature::compute(TOKEN, &url, &pairs),
-        )
-        .body(body)
+        .post_webhook(path, &pairs, Some(TOKEN))
         .send()
         .await
         .unwrap();
@@ -270,7 +258,6 @@ async fn voice_as(
     sid: &str,
     extra: &[(&str, &str)],
 ) -> String {
-    let url = s.url(path);
     let mut pairs: Vec<(String, String)> = vec![
         ("AccountSid".into(), fake.account_sid()),
         ("CallSid".into(), sid.into()),
@@ -278,18 +265,8 @@ async fn voice_as(
         ("Direction".into(), "outbound-api".into()),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&pairs)
-        .finish();
     let r = s
-        .http
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(
-            "x-twilio-signature",
-            signature::compute(&fake.auth_token(), &url, &pairs),
-        )
-        .body(body)
+        .post_webhook(path, &pairs, Some(&fake.auth_token()))
         .send()
         .await
         .unwrap();

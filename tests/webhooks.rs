@@ -28,23 +28,10 @@ async fn server() -> TestServer {
 
 /// POSTs a webhook signed over the URL the server sees; `token` None sends no signature.
 async fn post(s: &TestServer, params: &[(&str, &str)], token: Option<&str>) -> reqwest::Response {
-    let url = s.url("/api/remote_phone_call_events");
-    let pairs: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&pairs)
-        .finish();
-    let mut req = s
-        .http
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body);
-    if let Some(t) = token {
-        req = req.header("x-twilio-signature", signature::compute(t, &url, &pairs));
-    }
-    req.send().await.unwrap()
+    s.post_webhook("/api/remote_phone_call_events", params, token)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn total(s: &TestServer, path: &str) -> String {
@@ -536,25 +523,18 @@ async fn a_call_whose_final_webhook_is_lost_is_completed_by_polling() {
         .await;
     let sid = v["remote_call_id"].as_str().unwrap().to_string();
     // "ringing", well before the first poll (2 s after the dial).
-    let url = s.url("/api/remote_phone_call_events");
-    let pairs: Vec<(String, String)> = vec![
-        ("AccountSid".into(), fake.account_sid()),
-        ("CallSid".into(), sid),
-        ("CallStatus".into(), "ringing".into()),
-        ("Direction".into(), "outbound-api".into()),
+    let pairs = [
+        ("AccountSid", fake.account_sid()),
+        ("CallSid", sid),
+        ("CallStatus", "ringing".into()),
+        ("Direction", "outbound-api".into()),
     ];
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&pairs)
-        .finish();
     let r = s
-        .http
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(
-            "x-twilio-signature",
-            signature::compute(&fake.auth_token(), &url, &pairs),
+        .post_webhook(
+            "/api/remote_phone_call_events",
+            &pairs,
+            Some(&fake.auth_token()),
         )
-        .body(body)
         .send()
         .await
         .unwrap();

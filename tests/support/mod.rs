@@ -90,6 +90,36 @@ impl TestServer {
             .body(body.to_string())
     }
 
+    /// A provider webhook: `pairs` as a form body to `path`, signed with `token` over the URL
+    /// the server sees (no `x-twilio-signature` when `token` is None).
+    pub fn post_webhook<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        path: &str,
+        pairs: &[(K, V)],
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let url = self.url(path);
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
+            .collect();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
+        let mut req = self
+            .http
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(t) = token {
+            req = req.header(
+                "x-twilio-signature",
+                scfm::provider::signature::compute(t, &url, &pairs),
+            );
+        }
+        req
+    }
+
     pub fn patch_form(&self, path: &str, body: &str) -> reqwest::RequestBuilder {
         self.http
             .patch(self.url(path))
