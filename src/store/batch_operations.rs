@@ -41,20 +41,7 @@ pub async fn list(
         push_filter(&mut qb, "bo", filter);
         qb
     };
-    let total: i64 = build("count(*)")
-        .build_query_scalar()
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut qb = build(COLS);
-    qb.push(" ORDER BY bo.id LIMIT ")
-        .push_bind(page.per_page)
-        .push(" OFFSET ")
-        .push_bind(page.offset());
-    let items = qb
-        .build_query_as::<BatchOperation>()
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(Paged { items, total, page })
+    super::page::fetch_page(conn, build, COLS, "bo.id", None, page).await
 }
 
 /// A batch operation by id, among `types` (all types when empty).

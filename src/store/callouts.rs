@@ -33,17 +33,7 @@ pub async fn list(
         push_filter(&mut qb, "co", filter);
         qb
     };
-    let total: i64 = build("count(*)")
-        .build_query_scalar()
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut qb = build(COLS);
-    qb.push(" ORDER BY co.id LIMIT ")
-        .push_bind(page.per_page)
-        .push(" OFFSET ")
-        .push_bind(page.offset());
-    let items = qb.build_query_as::<Callout>().fetch_all(&mut *conn).await?;
-    Ok(Paged { items, total, page })
+    super::page::fetch_page(conn, build, COLS, "co.id", None, page).await
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Callout>> {

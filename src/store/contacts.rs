@@ -86,18 +86,9 @@ pub async fn list(
         }
         qb
     };
-    let total: i64 = build("count(*)")
-        .build_query_scalar()
-        .fetch_one(&mut *tx)
-        .await?;
-    let mut qb = build(COLS);
-    qb.push(" ORDER BY c.id LIMIT ")
-        .push_bind(page.per_page)
-        .push(" OFFSET ")
-        .push_bind(page.offset());
-    let items = qb.build_query_as::<Contact>().fetch_all(&mut *tx).await?;
+    let paged = super::page::fetch_page(&mut tx, build, COLS, "c.id", None, page).await?;
     tx.commit().await?;
-    Ok(Paged { items, total, page })
+    Ok(paged)
 }
 
 /// Whether `filter` has a condition the `contact_metadata` side table can answer.

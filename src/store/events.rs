@@ -45,20 +45,7 @@ pub async fn list(
         push_filter(&mut qb, "e", filter);
         qb
     };
-    let total: i64 = build("count(*)")
-        .build_query_scalar()
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut qb = build(COLS);
-    qb.push(" ORDER BY e.id LIMIT ")
-        .push_bind(page.per_page)
-        .push(" OFFSET ")
-        .push_bind(page.offset());
-    let items = qb
-        .build_query_as::<RemotePhoneCallEvent>()
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(Paged { items, total, page })
+    super::page::fetch_page(conn, build, COLS, "e.id", None, page).await
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<RemotePhoneCallEvent>> {

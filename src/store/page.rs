@@ -1,5 +1,7 @@
 //! Offset pagination as SCFM's API does it (`page`, `per_page`, `Total`).
 
+use sqlx::{QueryBuilder, Sqlite};
+
 /// Requested page; both values already sanitised (≥ 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -59,6 +61,44 @@ impl<T> Paged<T> {
             page: self.page,
         }
     }
+}
+
+/// Runs a paged index. `build(select)` returns `SELECT <select> FROM … WHERE …` with the scope
+/// and filters bound; the total counts the matching rows (only the first `limit` by `id_col`
+/// when a preview caps the set) and the page is read in `id_col` order.
+pub(crate) async fn fetch_page<T>(
+    conn: &mut super::Conn,
+    build: impl Fn(&str) -> QueryBuilder<Sqlite>,
+    cols: &str,
+    id_col: &str,
+    limit: Option<i64>,
+    page: Page,
+) -> super::Result<Paged<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    let mut count = match limit {
+        Some(_) => build(&format!("count(*) FROM (SELECT {id_col}")),
+        None => build("count(*)"),
+    };
+    if let Some(l) = limit {
+        count
+            .push(format!(" ORDER BY {id_col} LIMIT "))
+            .push_bind(l)
+            .push(")");
+    }
+    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+    // With a limit, the page is taken from the first `limit` rows only.
+    let remaining = limit
+        .map(|l| (l - page.offset()).max(0))
+        .unwrap_or(page.per_page);
+    let mut qb = build(cols);
+    qb.push(format!(" ORDER BY {id_col} LIMIT "))
+        .push_bind(page.per_page.min(remaining))
+        .push(" OFFSET ")
+        .push_bind(page.offset());
+    let items = qb.build_query_as::<T>().fetch_all(&mut *conn).await?;
+    Ok(Paged { items, total, page })
 }
 
 #[cfg(test)]

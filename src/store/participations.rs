@@ -65,33 +65,7 @@ pub async fn list(
         push_filter(&mut qb, "cp", filter);
         qb
     };
-    let total: i64 = match limit {
-        Some(l) => {
-            let mut qb = build("count(*) FROM (SELECT cp.id");
-            qb.push(" ORDER BY cp.id LIMIT ").push_bind(l).push(")");
-            qb.build_query_scalar().fetch_one(&mut *conn).await?
-        }
-        None => {
-            build("count(*)")
-                .build_query_scalar()
-                .fetch_one(&mut *conn)
-                .await?
-        }
-    };
-    let mut qb = build(COLS);
-    // With a limit, the page is taken from the first `limit` rows only.
-    let remaining = limit
-        .map(|l| (l - page.offset()).max(0))
-        .unwrap_or(page.per_page);
-    qb.push(" ORDER BY cp.id LIMIT ")
-        .push_bind(page.per_page.min(remaining))
-        .push(" OFFSET ")
-        .push_bind(page.offset());
-    let items = qb
-        .build_query_as::<Participation>()
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(Paged { items, total, page })
+    super::page::fetch_page(conn, build, COLS, "cp.id", limit, page).await
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Participation>> {

@@ -91,32 +91,7 @@ pub async fn list(
         push_filter(&mut qb, "pc", filter);
         qb
     };
-    let total: i64 = match limit {
-        Some(l) => {
-            let mut qb = build("count(*) FROM (SELECT pc.id");
-            qb.push(" ORDER BY pc.id LIMIT ").push_bind(l).push(")");
-            qb.build_query_scalar().fetch_one(&mut *conn).await?
-        }
-        None => {
-            build("count(*)")
-                .build_query_scalar()
-                .fetch_one(&mut *conn)
-                .await?
-        }
-    };
-    let remaining = limit
-        .map(|l| (l - page.offset()).max(0))
-        .unwrap_or(page.per_page);
-    let mut qb = build(COLS);
-    qb.push(" ORDER BY pc.id LIMIT ")
-        .push_bind(page.per_page.min(remaining))
-        .push(" OFFSET ")
-        .push_bind(page.offset());
-    let items = qb
-        .build_query_as::<PhoneCall>()
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(Paged { items, total, page })
+    super::page::fetch_page(conn, build, COLS, "pc.id", limit, page).await
 }
 
 /// The newest `limit` calls in scope matching the filter, newest first: a walk down the
