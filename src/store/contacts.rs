@@ -64,6 +64,24 @@ fn push_scope(qb: &mut QueryBuilder<Sqlite>, scope: Scope<'_>) {
     }
 }
 
+/// Runs `query` on `conn`, telling it whether the side table may answer metadata conditions.
+/// Only when `wants_side` (a filter has such a condition) does it open a read transaction, so
+/// the backlog check and the query see one snapshot; other queries pay nothing for it.
+async fn with_side_table<T>(
+    conn: &mut Conn,
+    wants_side: bool,
+    query: impl AsyncFnOnce(&mut Conn, bool) -> Result<T>,
+) -> Result<T> {
+    if !wants_side {
+        return query(conn, false).await;
+    }
+    let mut tx = conn.begin().await?;
+    let side = metadata_index_ready(&mut tx).await?;
+    let out = query(&mut tx, side).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
 /// Paged index: rows in id order plus the total count.
 pub async fn list(
     conn: &mut Conn,
@@ -72,23 +90,21 @@ pub async fn list(
     extra: Option<&Filter>,
     page: Page,
 ) -> Result<Paged<Contact>> {
-    // The side-table check, the count and the page read one snapshot.
-    let mut tx = conn.begin().await?;
-    let side = uses_side_table(filter) || extra.is_some_and(uses_side_table);
-    let side = side && metadata_index_ready(&mut tx).await?;
-    let build = |select: &str| {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {select} FROM contacts c WHERE 1"));
-        push_scope(&mut qb, scope);
-        push_contact_filter(&mut qb, "c", filter, side);
-        if let Some(extra) = extra {
-            push_contact_filter(&mut qb, "c", extra, side);
-        }
-        qb
-    };
-    let paged = super::page::fetch_page(&mut tx, build, COLS, "c.id", None, page).await?;
-    tx.commit().await?;
-    Ok(paged)
+    let wants_side = uses_side_table(filter) || extra.is_some_and(uses_side_table);
+    with_side_table(conn, wants_side, async |conn, side| {
+        let build = |select: &str| {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new(format!("SELECT {select} FROM contacts c WHERE 1"));
+            push_scope(&mut qb, scope);
+            push_contact_filter(&mut qb, "c", filter, side);
+            if let Some(extra) = extra {
+                push_contact_filter(&mut qb, "c", extra, side);
+            }
+            qb
+        };
+        super::page::fetch_page(conn, build, COLS, "c.id", None, page).await
+    })
+    .await
 }
 
 /// Whether `filter` has a condition the `contact_metadata` side table can answer.
@@ -115,23 +131,23 @@ pub async fn keyset(
     backwards: bool,
     limit: i64,
 ) -> Result<Vec<Contact>> {
-    let mut tx = conn.begin().await?;
-    let side = uses_side_table(filter) && metadata_index_ready(&mut tx).await?;
-    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS} FROM contacts c WHERE "));
-    if backwards {
-        qb.push("c.id < ").push_bind(after_id);
-    } else {
-        qb.push("c.id > ").push_bind(after_id);
-    }
-    push_contact_filter(&mut qb, "c", filter, side);
-    qb.push(if backwards {
-        " ORDER BY c.id DESC LIMIT "
-    } else {
-        " ORDER BY c.id LIMIT "
+    let mut rows = with_side_table(conn, uses_side_table(filter), async |conn, side| {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS} FROM contacts c WHERE "));
+        if backwards {
+            qb.push("c.id < ").push_bind(after_id);
+        } else {
+            qb.push("c.id > ").push_bind(after_id);
+        }
+        push_contact_filter(&mut qb, "c", filter, side);
+        qb.push(if backwards {
+            " ORDER BY c.id DESC LIMIT "
+        } else {
+            " ORDER BY c.id LIMIT "
+        })
+        .push_bind(limit);
+        Ok(qb.build_query_as::<Contact>().fetch_all(&mut *conn).await?)
     })
-    .push_bind(limit);
-    let mut rows = qb.build_query_as::<Contact>().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
+    .await?;
     if backwards {
         rows.reverse();
     }
@@ -139,32 +155,33 @@ pub async fn keyset(
 }
 
 pub async fn count(conn: &mut Conn, filter: &Filter) -> Result<i64> {
-    let mut tx = conn.begin().await?;
-    let side = uses_side_table(filter) && metadata_index_ready(&mut tx).await?;
-    let only = match filter.conds.as_slice() {
-        [only] if side => side_table_pair(only),
-        _ => None,
-    };
-    let mut qb = match only {
-        // One side-table condition alone: count its range without visiting contacts. Exact
-        // because every side row belongs to an existing contact (the delete trigger removes them).
-        Some((key, value)) => {
-            let mut qb =
-                QueryBuilder::<Sqlite>::new("SELECT count(*) FROM contact_metadata WHERE key = ");
-            qb.push_bind(key.to_string())
-                .push(" AND value = ")
-                .push_bind(value.to_string());
-            qb
-        }
-        None => {
-            let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM contacts c WHERE 1");
-            push_contact_filter(&mut qb, "c", filter, side);
-            qb
-        }
-    };
-    let n = qb.build_query_scalar().fetch_one(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(n)
+    with_side_table(conn, uses_side_table(filter), async |conn, side| {
+        let only = match filter.conds.as_slice() {
+            [only] if side => side_table_pair(only),
+            _ => None,
+        };
+        let mut qb = match only {
+            // One side-table condition alone: count its range without visiting contacts. Exact
+            // because every side row belongs to an existing contact (the delete trigger removes
+            // them).
+            Some((key, value)) => {
+                let mut qb = QueryBuilder::<Sqlite>::new(
+                    "SELECT count(*) FROM contact_metadata WHERE key = ",
+                );
+                qb.push_bind(key.to_string())
+                    .push(" AND value = ")
+                    .push_bind(value.to_string());
+                qb
+            }
+            None => {
+                let mut qb = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM contacts c WHERE 1");
+                push_contact_filter(&mut qb, "c", filter, side);
+                qb
+            }
+        };
+        Ok(qb.build_query_scalar().fetch_one(&mut *conn).await?)
+    })
+    .await
 }
 
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Contact>> {
