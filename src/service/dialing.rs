@@ -255,9 +255,9 @@ impl Service {
                 Err(e) => {
                     if let ProviderError::Unauthorized { status, .. } = &e {
                         tracing::error!(error = %e, "provider refused our credentials; check the account SID and auth token");
-                        self.hold_dialing(format!(
+                        self.set_hold(Some(format!(
                             "the provider refused our credentials (HTTP {status}); check the account SID and auth token"
-                        ));
+                        )));
                     }
                     return refused(call, provider::create_error_text(&e));
                 }
@@ -354,18 +354,14 @@ impl Service {
         }
     }
 
-    fn hold_dialing(&self, why: String) {
-        self.set_hold(Some(why));
-    }
-
     /// While dialling is held, asks the provider something harmless (a list of calls, a GET)
-    /// and releases the hold when it answers. Returns whether dialling may go on.
-    pub async fn probe_provider(&self) -> bool {
+    /// and releases the hold when it answers.
+    pub async fn probe_provider(&self) {
         if self.dialing_held().is_none() {
-            return true;
+            return;
         }
         let Some(provider) = self.dialing().provider.clone() else {
-            return false;
+            return;
         };
         match provider
             .list_calls("+10000000000", self.clock().now())
@@ -374,11 +370,9 @@ impl Service {
             Ok(_) => {
                 tracing::info!("the provider accepts our credentials again; dialling resumes");
                 self.set_hold(None);
-                true
             }
             Err(e) => {
                 tracing::warn!(error = %e, "dialling still held: the provider refused a check");
-                false
             }
         }
     }

@@ -114,17 +114,6 @@ impl Service {
         Ok(self.announce(applied))
     }
 
-    /// Handles a provider webhook in a transaction of its own (the same logic as
-    /// [`Service::handle_webhook`], without waiting for the group-commit writer).
-    pub async fn handle_webhook_unbatched(&self, req: WebhookRequest) -> Result<WebhookOutcome> {
-        let mut tx = self.store().write().await?;
-        let applied = self.apply_webhook(&mut tx, &req).await?;
-        if applied.keep {
-            tx.commit().await.map_err(StoreError::from)?;
-        }
-        Ok(self.announce(applied))
-    }
-
     /// Publishes what a committed webhook changed and returns its answer.
     fn announce(&self, applied: Applied) -> WebhookOutcome {
         if applied.keep {
@@ -136,8 +125,7 @@ impl Service {
     }
 
     /// One webhook against a connection inside a write transaction: find (or create) the call,
-    /// store the event once, move the call on, and run its flow. Shared by the batched and the
-    /// unbatched path; the caller commits.
+    /// store the event once, move the call on, and run its flow. The caller commits.
     async fn apply_webhook(&self, tx: &mut store::Conn, req: &WebhookRequest) -> Result<Applied> {
         let mut details = Map::new();
         for (k, v) in &req.params {

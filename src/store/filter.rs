@@ -132,7 +132,7 @@ pub fn side_table_pair(cond: &Cond) -> Option<(&str, &str)> {
 
 /// Appends ` AND <cond>` for every condition of `filter`, on table alias `alias`.
 pub fn push_filter(qb: &mut QueryBuilder<Sqlite>, alias: &str, filter: &Filter) {
-    push_conds(qb, alias, filter, false);
+    push_contact_filter(qb, alias, filter, false);
 }
 
 /// [`push_filter`] for a contact filter on the `contacts` table aliased `alias`. With
@@ -146,10 +146,6 @@ pub fn push_contact_filter(
     filter: &Filter,
     side_table: bool,
 ) {
-    push_conds(qb, alias, filter, side_table);
-}
-
-fn push_conds(qb: &mut QueryBuilder<Sqlite>, alias: &str, filter: &Filter, side_table: bool) {
     for cond in &filter.conds {
         qb.push(" AND ");
         if side_table {

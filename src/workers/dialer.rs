@@ -82,30 +82,37 @@ pub async fn run(service: Service, cancel: CancellationToken) {
         while tasks.try_join_next().is_some() {}
 
         // Wait for something to do: a free request slot, then a pacing slot.
-        let wait_for_slot = in_flight >= MAX_IN_FLIGHT;
         let held = service.dialing_held().is_some();
         let free = MAX_IN_FLIGHT - in_flight;
         let now = Instant::now();
         if !held {
             probe_at = None;
         }
-        let may = if wait_for_slot || held {
+        let may = if held {
             0
         } else {
             pacer.available(now).min(free)
         };
         if may == 0 {
+            // Held: the next probe. No free slot: only a finished request wakes us. Else the
+            // next pacing slot.
             let until = if held {
-                *probe_at.get_or_insert(now + service.dialing().poll_interval)
-            } else if wait_for_slot {
-                now + Duration::from_secs(3600)
+                Some(*probe_at.get_or_insert(now + service.dialing().poll_interval))
+            } else if free == 0 {
+                None
             } else {
-                pacer.next
+                Some(pacer.next)
+            };
+            let timer = async {
+                match until {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
             };
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 Some(sent) = done_rx.recv() => finished.push(sent),
-                _ = tokio::time::sleep_until(until) => {
+                _ = timer => {
                     // Held after the provider refused our credentials: claim nothing (queued
                     // calls wait) and ask again every poll interval.
                     if held {
