@@ -34,6 +34,31 @@ async fn post(s: &TestServer, params: &[(&str, &str)], token: Option<&str>) -> r
         .unwrap()
 }
 
+/// A server dialling through a fresh fake provider (polling every `poll`), with contact 1
+/// (`msisdn`, form-encoded) in callout 1 as participation 1.
+async fn fake_with_participation(msisdn: &str, poll: Duration) -> (FakeProvider, TestServer) {
+    let fake = FakeProvider::start(FakeConfig::twilio()).await;
+    let s = TestServer::start_with(|c| {
+        c.provider.account_sid = Some(fake.account_sid());
+        c.provider.auth_token = Some(fake.auth_token());
+        c.provider.base_url = fake.base_url();
+        c.provider.poll_interval = poll;
+    })
+    .await;
+    for (path, body) in [
+        ("/api/contacts", format!("msisdn={msisdn}")),
+        ("/api/callouts", String::new()),
+        (
+            "/api/callouts/1/callout_participations",
+            "contact_id=1".into(),
+        ),
+    ] {
+        let r = s.post_form(path, &body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{path}");
+    }
+    (fake, s)
+}
+
 async fn total(s: &TestServer, path: &str) -> String {
     header(&s.get(path).send().await.unwrap(), "total")
 }
@@ -284,23 +309,7 @@ async fn outcome_monitoring_survey_steps_on_voice_requests_only() {
 
 #[tokio::test]
 async fn fake_provider_drives_a_real_call_through_the_webhook() {
-    let fake = FakeProvider::start(FakeConfig::twilio()).await;
-    let s = TestServer::start_with(|c| {
-        c.provider.account_sid = Some(fake.account_sid());
-        c.provider.auth_token = Some(fake.auth_token());
-        c.provider.base_url = fake.base_url();
-        c.provider.poll_interval = Duration::from_secs(600);
-    })
-    .await;
-    s.post_form("/api/contacts", "msisdn=%2B85512345678")
-        .send()
-        .await
-        .unwrap();
-    s.post_form("/api/callouts", "").send().await.unwrap();
-    s.post_form("/api/callouts/1/callout_participations", "contact_id=1")
-        .send()
-        .await
-        .unwrap();
+    let (fake, s) = fake_with_participation("%2B85512345678", Duration::from_secs(600)).await;
     let hook = s.url("/api/remote_phone_call_events");
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("remote_request_params[from]", "+85510999999")
@@ -490,23 +499,7 @@ async fn batched_webhooks_fail_alone_and_answer_after_commit() {
 /// still fetch it (a webhook keeps the poll already scheduled) and find it completed.
 #[tokio::test]
 async fn a_call_whose_final_webhook_is_lost_is_completed_by_polling() {
-    let fake = FakeProvider::start(FakeConfig::twilio()).await;
-    let s = TestServer::start_with(|c| {
-        c.provider.account_sid = Some(fake.account_sid());
-        c.provider.auth_token = Some(fake.auth_token());
-        c.provider.base_url = fake.base_url();
-        c.provider.poll_interval = Duration::from_secs(2);
-    })
-    .await;
-    s.post_form("/api/contacts", "msisdn=%2B85512349555")
-        .send()
-        .await
-        .unwrap();
-    s.post_form("/api/callouts", "").send().await.unwrap();
-    s.post_form("/api/callouts/1/callout_participations", "contact_id=1")
-        .send()
-        .await
-        .unwrap();
+    let (fake, s) = fake_with_participation("%2B85512349555", Duration::from_secs(2)).await;
     s.post_form(
         "/api/callout_participations/1/phone_calls",
         "remote_request_params[from]=1234&remote_request_params[url]=https%3A%2F%2Fexample.org%2Ft",
