@@ -28,6 +28,7 @@ use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use scfm::config::Config;
+use scfm::domain::Contact;
 use scfm::domain::call_flow::Registry;
 use scfm::domain::filter::{Family, Filter};
 use scfm::domain::time::Clock;
@@ -35,7 +36,7 @@ use scfm::provider::signature;
 use scfm::service::{
     BatchOperationInput, CalloutInput, ImportOptions, Service, WebhookOutcome, WebhookRequest,
 };
-use scfm::store::{Contact, Store};
+use scfm::store::Store;
 use scfm::tui::action::Anchor;
 use scfm::tui::panes::Component;
 use scfm::tui::panes::contacts::ContactsPane;

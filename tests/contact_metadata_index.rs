@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use scfm::domain::Page;
 use scfm::domain::call_flow::Registry;
 use scfm::domain::filter::{Family, Filter};
 use scfm::domain::metadata::MergeMode;
@@ -11,7 +12,7 @@ use scfm::domain::time::Clock;
 use scfm::service::{
     CalloutInput, ContactInput, ImportOptions, Service, WebhookOutcome, WebhookRequest,
 };
-use scfm::store::{Page, Store};
+use scfm::store::Store;
 use serde_json::{Map, Value, json};
 use std::io::Cursor;
 use tempfile::TempDir;

@@ -384,7 +384,7 @@ async fn export_callout_lists_attempts_final_status_and_answers() {
         .remote_phone_call_events(
             scfm::service::EventParent::PhoneCall(second.id),
             &Filter::empty(Family::Event),
-            scfm::store::Page::default(),
+            scfm::domain::Page::default(),
         )
         .await
         .unwrap()

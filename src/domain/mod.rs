@@ -8,9 +8,15 @@ pub mod dialing;
 pub mod filter;
 pub mod metadata;
 pub mod msisdn;
+pub mod page;
+pub mod records;
 pub mod status;
 pub mod time;
 pub mod validation;
 
 pub use msisdn::{Msisdn, MsisdnError};
+pub use page::{Page, Paged};
+pub use records::{
+    BatchOperation, Callout, Contact, Participation, PhoneCall, RemotePhoneCallEvent,
+};
 pub use validation::ValidationErrors;

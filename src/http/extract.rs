@@ -175,8 +175,8 @@ impl Params {
         crate::domain::metadata::MergeMode::parse(self.scalar("metadata_merge_mode").as_deref())
     }
 
-    pub fn page(&self) -> crate::store::Page {
-        crate::store::Page::parse(
+    pub fn page(&self) -> crate::domain::Page {
+        crate::domain::Page::parse(
             self.scalar("page").as_deref(),
             self.scalar("per_page").as_deref(),
         )

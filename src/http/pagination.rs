@@ -3,7 +3,7 @@
 use super::error::json_response;
 use super::extract::Params;
 use super::params::to_query;
-use crate::store::Paged;
+use crate::domain::Paged;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::Serialize;

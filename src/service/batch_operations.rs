@@ -9,7 +9,8 @@ use crate::domain::filter::Filter;
 use crate::domain::metadata::{self, MergeMode};
 use crate::domain::status;
 use crate::domain::validation::{self, ValidationErrors};
-use crate::store::{self, BatchOperation, Contact, Page, Paged, Participation, StoreError};
+use crate::domain::{BatchOperation, Contact, Page, Paged, Participation};
+use crate::store::{self, StoreError};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Default)]

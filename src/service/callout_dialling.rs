@@ -3,8 +3,8 @@
 //! without a call plus a PhoneCallQueue for its created calls.
 
 use super::{BatchOperationInput, Error, Result, Service};
+use crate::domain::Callout;
 use crate::domain::batch::BatchType;
-use crate::store::Callout;
 use serde_json::{Map, Value, json};
 
 impl Service {

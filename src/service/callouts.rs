@@ -6,7 +6,8 @@ use crate::domain::filter::Filter;
 use crate::domain::metadata::{self, MergeMode};
 use crate::domain::status;
 use crate::domain::validation::{self, ValidationErrors};
-use crate::store::{self, Callout, Page, Paged, StoreError, callouts::Scope};
+use crate::domain::{Callout, Page, Paged};
+use crate::store::{self, StoreError, callouts::Scope};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Default)]

@@ -3,8 +3,9 @@
 use super::{Error, Result, Service, ServiceEvent, as_map, json_text};
 use crate::domain::metadata::{self, MergeMode};
 use crate::domain::validation::{self, ValidationErrors};
+use crate::domain::{Contact, Page, Paged};
 use crate::domain::{Msisdn, MsisdnError, filter::Filter};
-use crate::store::{self, Contact, Page, Paged, StoreError, contacts::Scope};
+use crate::store::{self, StoreError, contacts::Scope};
 use serde_json::{Map, Value};
 
 /// Permitted contact attributes (SCFM §2.3). `None` = not given.

@@ -3,11 +3,12 @@
 //! unknown by asking the provider — never by dialling again.
 
 use super::{Result, Service, ServiceEvent};
+use crate::domain::PhoneCall;
 use crate::domain::status;
 use crate::domain::time::format_ts;
 use crate::provider::{self, CreateCall, Provider, ProviderError, RemoteCall, wire};
 use crate::store::{
-    self, PhoneCall,
+    self,
     phone_calls::{NextPoll, RemoteUpdate},
 };
 use std::sync::Arc;

@@ -106,6 +106,11 @@ impl Service {
         &self.inner.store
     }
 
+    /// Which database the service runs on, for display (the TUI's status bar).
+    pub fn database(&self) -> String {
+        self.inner.store.describe()
+    }
+
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
     }

@@ -5,7 +5,8 @@ use super::{Error, Result, Service, ServiceEvent, as_map, check_call_flow_logic,
 use crate::domain::filter::Filter;
 use crate::domain::metadata::{self, MergeMode};
 use crate::domain::validation::{self, ValidationErrors};
-use crate::store::{self, Page, Paged, Participation, StoreError, participations::Scope};
+use crate::domain::{Page, Paged, Participation};
+use crate::store::{self, StoreError, participations::Scope};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Default)]

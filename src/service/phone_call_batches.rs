@@ -4,7 +4,8 @@
 use super::{Error, Result, Service, ServiceEvent};
 use crate::domain::batch::{BatchType, Params};
 use crate::domain::validation::{self, ValidationErrors};
-use crate::store::{self, BatchOperation, Page, Paged, PhoneCall, phone_calls::Scope};
+use crate::domain::{BatchOperation, Page, Paged, PhoneCall};
+use crate::store::{self, phone_calls::Scope};
 use serde_json::{Map, Value};
 
 /// `remote_request_params`: present (not `{}`) and only allowed keys.

@@ -8,7 +8,8 @@ use crate::domain::filter::Filter;
 use crate::domain::metadata::{self, MergeMode};
 use crate::domain::status;
 use crate::domain::validation::{self, ValidationErrors};
-use crate::store::{self, Page, Paged, PhoneCall, StoreError, phone_calls::Scope};
+use crate::domain::{Page, Paged, PhoneCall};
+use crate::store::{self, StoreError, phone_calls::Scope};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Default)]

@@ -10,8 +10,9 @@ use crate::call_flow::{self, avf, twiml};
 use crate::domain::filter::Filter;
 use crate::domain::metadata::{self, MergeMode};
 use crate::domain::{Msisdn, status};
+use crate::domain::{Page, Paged, PhoneCall, RemotePhoneCallEvent};
 use crate::store::group_commit::{Done, Job};
-use crate::store::{self, Page, Paged, PhoneCall, RemotePhoneCallEvent, StoreError, events::Scope};
+use crate::store::{self, StoreError, events::Scope};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

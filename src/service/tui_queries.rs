@@ -7,10 +7,10 @@ use super::{
 };
 use crate::domain::batch::BatchType;
 use crate::domain::filter::{Family, Filter};
-use crate::store::{
-    self, BatchOperation, Callout, Contact, Page, Paged, Participation, PhoneCall,
-    RemotePhoneCallEvent,
+use crate::domain::{
+    BatchOperation, Callout, Contact, Page, Paged, Participation, PhoneCall, RemotePhoneCallEvent,
 };
+use crate::store;
 use serde_json::{Map, Value, json};
 
 /// Statuses of calls that are still moving: quitting while these exist asks first.

@@ -20,13 +20,16 @@ pub mod export;
 pub mod filter;
 pub mod group_commit;
 pub mod import;
-pub mod page;
+mod page;
 pub mod participations;
 pub mod phone_calls;
 mod rows;
 
-pub use page::{Page, Paged};
-pub use rows::*;
+// The records and pages this layer reads and returns are domain types; the files below name
+// them through `super::`.
+use crate::domain::{
+    BatchOperation, Callout, Contact, Page, Paged, Participation, PhoneCall, RemotePhoneCallEvent,
+};
 
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -155,6 +158,11 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Which database this is, for people (the status bar): here the SQLite file's path.
+    pub fn describe(&self) -> String {
+        self.path.display().to_string()
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -1,103 +1,104 @@
-//! Records as stored and as the API renders them. Field order is the JSON key order of SCFM's
-//! resources (§3). JSON columns decode to `serde_json::Value` with their key order preserved.
+//! Reading the domain records (`domain/records.rs`) from SQLite rows. The records stay plain
+//! data: this file maps each column to the field of the same name, which is all the derive did.
 
-use serde::Serialize;
-use serde_json::Value;
+use crate::domain::{
+    BatchOperation, Callout, Contact, Participation, PhoneCall, RemotePhoneCallEvent,
+};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct Contact {
-    pub id: i64,
-    pub msisdn: String,
-    pub metadata: Value,
-    pub created_at: String,
-    pub updated_at: String,
+/// `impl FromRow` for a record whose fields are all read from columns of the same name. The
+/// struct literal must name every field, so a field added to the record and not here fails to
+/// compile.
+macro_rules! from_columns {
+    ($record:ident { $($field:ident),* $(,)? }) => {
+        impl<'r> sqlx::FromRow<'r, SqliteRow> for $record {
+            fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
+                Ok($record {
+                    $($field: row.try_get(stringify!($field))?,)*
+                })
+            }
+        }
+    };
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct Callout {
-    pub id: i64,
-    pub status: String,
-    pub call_flow_logic: Option<String>,
-    pub metadata: Value,
-    pub created_at: String,
-    pub updated_at: String,
-    /// Campaign runner settings; absent from the JSON when unset, so SCFM's shape is unchanged.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dialing: Option<Value>,
-}
+from_columns!(Contact {
+    id,
+    msisdn,
+    metadata,
+    created_at,
+    updated_at,
+});
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct BatchOperation {
-    pub id: i64,
-    pub callout_id: Option<i64>,
-    pub parameters: Value,
-    pub metadata: Value,
-    pub status: String,
-    pub created_at: String,
-    pub updated_at: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-}
+from_columns!(Callout {
+    id,
+    status,
+    call_flow_logic,
+    metadata,
+    created_at,
+    updated_at,
+    dialing,
+});
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct Participation {
-    pub id: i64,
-    pub callout_id: i64,
-    pub contact_id: i64,
-    pub callout_population_id: Option<i64>,
-    pub msisdn: String,
-    /// Effective value: own, else the callout's (SCFM §3).
-    pub call_flow_logic: Option<String>,
-    pub metadata: Value,
-    pub created_at: String,
-    pub updated_at: String,
-    /// The stored column (filters and validation use this one).
-    #[serde(skip)]
-    pub own_call_flow_logic: Option<String>,
-}
+from_columns!(BatchOperation {
+    id,
+    callout_id,
+    parameters,
+    metadata,
+    status,
+    created_at,
+    updated_at,
+    kind,
+});
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct PhoneCall {
-    pub id: i64,
-    pub callout_participation_id: Option<i64>,
-    pub contact_id: i64,
-    pub create_batch_operation_id: Option<i64>,
-    pub queue_batch_operation_id: Option<i64>,
-    pub queue_remote_fetch_batch_operation_id: Option<i64>,
-    pub status: String,
-    pub msisdn: String,
-    pub remote_call_id: Option<String>,
-    pub remote_status: Option<String>,
-    pub remote_direction: Option<String>,
-    pub remote_error_message: Option<String>,
-    pub metadata: Value,
-    pub remote_response: Value,
-    pub remote_request_params: Value,
-    pub remote_queue_response: Value,
-    /// Effective value: own, else the participation's, else the callout's (SCFM §3).
-    pub call_flow_logic: Option<String>,
-    pub remotely_queued_at: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    #[serde(skip)]
-    pub own_call_flow_logic: Option<String>,
-    #[serde(skip)]
-    pub callout_id: Option<i64>,
-    #[serde(skip)]
-    pub dial_attempt_id: Option<String>,
-    #[serde(skip)]
-    pub dial_started_at: Option<String>,
-}
+from_columns!(Participation {
+    id,
+    callout_id,
+    contact_id,
+    callout_population_id,
+    msisdn,
+    call_flow_logic,
+    metadata,
+    created_at,
+    updated_at,
+    own_call_flow_logic,
+});
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct RemotePhoneCallEvent {
-    pub id: i64,
-    pub phone_call_id: i64,
-    pub details: Value,
-    pub metadata: Value,
-    pub remote_call_id: String,
-    pub remote_direction: String,
-    pub call_flow_logic: String,
-    pub created_at: String,
-    pub updated_at: String,
-}
+from_columns!(PhoneCall {
+    id,
+    callout_participation_id,
+    contact_id,
+    create_batch_operation_id,
+    queue_batch_operation_id,
+    queue_remote_fetch_batch_operation_id,
+    status,
+    msisdn,
+    remote_call_id,
+    remote_status,
+    remote_direction,
+    remote_error_message,
+    metadata,
+    remote_response,
+    remote_request_params,
+    remote_queue_response,
+    call_flow_logic,
+    remotely_queued_at,
+    created_at,
+    updated_at,
+    own_call_flow_logic,
+    callout_id,
+    dial_attempt_id,
+    dial_started_at,
+});
+
+from_columns!(RemotePhoneCallEvent {
+    id,
+    phone_call_id,
+    details,
+    metadata,
+    remote_call_id,
+    remote_direction,
+    call_flow_logic,
+    created_at,
+    updated_at,
+});

@@ -2,12 +2,12 @@
 //! effect runner to do against the Service). `App::update` turns actions into state changes and
 //! effects; it never awaits.
 
+use crate::domain::{BatchOperation, Callout, Contact};
 use crate::service::ServiceEvent;
 use crate::service::tui_queries::{
     BatchSummary, CalloutDetail, CalloutSummary, ContactDetail, LiveCalls, PopulationPreview,
 };
 use crate::service::{ImportProgress, ImportReport};
-use crate::store::{BatchOperation, Callout, Contact};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

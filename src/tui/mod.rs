@@ -40,7 +40,7 @@ pub fn info_for(service: &Service, listen: Listen, log_path: String) -> Info {
         provider: d.provider_name.clone(),
         missing_credentials: d.missing_credentials.clone(),
         simulated: d.simulated(),
-        database: service.store().path().display().to_string(),
+        database: service.database(),
         log_path,
     }
 }

@@ -297,7 +297,7 @@ pub async fn seed_campaign(service: &Service) -> i64 {
         .phone_calls(
             scfm::service::PhoneCallParent::Callout(callout.id),
             &scfm::domain::filter::Filter::empty(scfm::domain::filter::Family::PhoneCall),
-            scfm::store::Page {
+            scfm::domain::Page {
                 page: 1,
                 per_page: 10,
             },
