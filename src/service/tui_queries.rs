@@ -80,18 +80,6 @@ pub struct LiveCalls {
     pub campaigns: Vec<(String, Progress)>,
 }
 
-/// Watches SQLite's `data_version` on one held connection (the value is per connection, so it
-/// must always be read on the same one). It changes when any other connection commits.
-pub struct DataVersionWatch {
-    conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
-}
-
-impl DataVersionWatch {
-    pub async fn current(&mut self) -> Result<i64> {
-        Ok(store::Store::data_version(&mut self.conn).await?)
-    }
-}
-
 fn page(per_page: i64) -> Page {
     Page { page: 1, per_page }
 }
@@ -132,13 +120,6 @@ where
 }
 
 impl Service {
-    /// A `data_version` watcher holding its own connection.
-    pub async fn data_version_watch(&self) -> Result<DataVersionWatch> {
-        Ok(DataVersionWatch {
-            conn: self.store().read().await?,
-        })
-    }
-
     /// Calls whose status is still moving (queued, dialled, ringing or talking).
     pub async fn calls_in_flight(&self) -> Result<i64> {
         Ok(self

@@ -14,6 +14,7 @@
 pub mod batch_operations;
 pub mod callouts;
 pub mod campaigns;
+pub mod changes;
 pub mod contacts;
 pub mod events;
 pub mod export;
@@ -177,14 +178,6 @@ impl Store {
     /// A write transaction (`BEGIN IMMEDIATE`).
     pub async fn write(&self) -> Result<Tx> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
-    }
-
-    /// SQLite's `data_version`: changes when another connection (or process) commits. The TUI
-    /// polls it cheaply to notice writes made by another `scfm` on the same file.
-    pub async fn data_version(conn: &mut Conn) -> Result<i64> {
-        Ok(sqlx::query_scalar("PRAGMA data_version")
-            .fetch_one(conn)
-            .await?)
     }
 
     /// Starts a group-commit writer on its own connection (see [`group_commit`]); it must be

@@ -22,8 +22,6 @@ use tokio::time::Instant;
 pub const FRAME: Duration = Duration::from_millis(33);
 /// Changes reported by the service are coalesced for this long before panes reload.
 pub const REFRESH_DELAY: Duration = Duration::from_millis(250);
-/// How often `data_version` is checked for writes by another process.
-pub const DATA_VERSION_EVERY: Duration = Duration::from_secs(2);
 
 /// Something that can show the App.
 pub trait Screen {
@@ -86,7 +84,7 @@ where
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
     let mut changes = service.subscribe();
-    let watcher = spawn_data_version_watch(service.clone(), tx.clone());
+    let watcher = spawn_change_feed(service.clone(), tx.clone());
     let spawn = |effects: Vec<super::action::Effect>| {
         for e in effects {
             effects::spawn(service, e, &tx);
@@ -170,29 +168,29 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Checks `data_version` every 2 s on one held connection and reports a change (a write by
-/// another process, or by this one) as `AllStale`. Sends nothing while nothing changes.
-fn spawn_data_version_watch(
+/// Follows the service's change feed and reports each change (a write by another process, or
+/// by this one) as `AllStale`. Sends nothing while nothing changes.
+fn spawn_change_feed(
     service: crate::service::Service,
     tx: mpsc::UnboundedSender<Action>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut watch = match service.data_version_watch().await {
-            Ok(w) => w,
+        let mut feed = match service.change_feed().await {
+            Ok(f) => f,
             Err(e) => {
-                tracing::warn!(error = %e, "data_version watch unavailable");
+                tracing::warn!(error = %e, "change feed unavailable");
                 return;
             }
         };
-        let mut last = watch.current().await.ok();
         loop {
-            tokio::time::sleep(DATA_VERSION_EVERY).await;
-            let now = watch.current().await.ok();
-            if now.is_some() && now != last {
-                last = now;
-                if tx.send(Action::AllStale).is_err() {
-                    return;
+            match feed.changed().await {
+                Ok(()) => {
+                    if tx.send(Action::AllStale).is_err() {
+                        return;
+                    }
                 }
+                // A failed check is skipped; the feed keeps watching.
+                Err(e) => tracing::debug!(error = %e, "change feed check failed"),
             }
         }
     })
