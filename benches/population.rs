@@ -13,7 +13,7 @@
 //! rows. That unordered form is still measured and printed ("literal") so the plan stays visible.
 
 use anyhow::{Context, Result, bail};
-use scfm::domain::call_flow::Registry;
+use scfm::call_flow::Registry;
 use scfm::domain::time::Clock;
 use scfm::service::{BatchOperationInput, Service};
 use scfm::store::Store;

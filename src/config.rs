@@ -1,8 +1,9 @@
 //! The run-time configuration, built once in `main` from flags and environment. `Debug` is
 //! written by hand so secrets never reach a log line.
 
+use crate::call_flow::Registry;
 use crate::cli::Common;
-use crate::domain::call_flow::{self, Registry};
+use crate::domain::call_flow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -5,7 +5,7 @@ mod api_common;
 mod support;
 
 use api_common::*;
-use scfm::domain::call_flow::Registry;
+use scfm::call_flow::Registry;
 use serde_json::{Value, json};
 use support::TestServer;
 

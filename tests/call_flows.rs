@@ -5,7 +5,7 @@
 
 mod support;
 
-use scfm::domain::call_flow::Registry;
+use scfm::call_flow::Registry;
 use serde_json::Value;
 use std::time::Duration;
 use support::fake_provider::{FakeConfig, FakeProvider};

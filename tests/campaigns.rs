@@ -327,11 +327,8 @@ async fn calling_window_uses_a_controllable_clock() {
             .with_ymd_and_hms(2026, 11, 29, 23, 0, 0)
             .unwrap(),
     );
-    let service = scfm::service::Service::new(
-        store,
-        clock.clone(),
-        scfm::domain::call_flow::Registry::default(),
-    );
+    let service =
+        scfm::service::Service::new(store, clock.clone(), scfm::call_flow::Registry::default());
     service
         .create_contact(scfm::service::ContactInput {
             msisdn: Some("+85512345678".into()),

@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+use scfm::call_flow::Registry;
 use scfm::domain::Page;
-use scfm::domain::call_flow::Registry;
 use scfm::domain::filter::{Family, Filter};
 use scfm::domain::metadata::MergeMode;
 use scfm::domain::time::Clock;

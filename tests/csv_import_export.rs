@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use scfm::domain::call_flow::Registry;
+use scfm::call_flow::Registry;
 use scfm::domain::filter::{Family, Filter};
 use scfm::domain::time::Clock;
 use scfm::service::{

@@ -251,10 +251,8 @@ async fn call_flow_logic_must_be_registered() {
     );
     let s = s
         .restart_with(|c| {
-            c.registry = scfm::domain::call_flow::Registry::new(
-                &["CallFlowLogic::OutcomeMonitoring".into()],
-                None,
-            )
+            c.registry =
+                scfm::call_flow::Registry::new(&["CallFlowLogic::OutcomeMonitoring".into()], None)
         })
         .await;
     let r = s

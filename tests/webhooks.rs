@@ -18,10 +18,8 @@ async fn server() -> TestServer {
     TestServer::start_with(|c| {
         c.provider.account_sid = Some("AC00000000000000000000000000000001".into());
         c.provider.auth_token = Some(TOKEN.into());
-        c.registry = scfm::domain::call_flow::Registry::new(
-            &["CallFlowLogic::OutcomeMonitoring".into()],
-            None,
-        );
+        c.registry =
+            scfm::call_flow::Registry::new(&["CallFlowLogic::OutcomeMonitoring".into()], None);
     })
     .await
 }
@@ -250,7 +248,7 @@ async fn outcome_monitoring_survey_steps_on_voice_requests_only() {
     // An inbound caller on a contact whose calls run the survey: register the logic as default.
     let s = s
         .restart_with(|c| {
-            c.registry = scfm::domain::call_flow::Registry::new(
+            c.registry = scfm::call_flow::Registry::new(
                 &["CallFlowLogic::AvfCapom::CapomLong".into()],
                 Some("CallFlowLogic::AvfCapom::CapomLong"),
             )

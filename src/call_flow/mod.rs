@@ -5,7 +5,10 @@
 pub mod avf;
 pub mod engine;
 pub mod flow;
+pub mod registry;
 pub mod twiml;
+
+pub use registry::Registry;
 
 use twiml::Verb;
 

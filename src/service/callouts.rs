@@ -22,7 +22,7 @@ pub struct CalloutInput {
 
 /// Validates dialing settings and returns their stored text.
 fn dialing_text(
-    registry: &crate::domain::call_flow::Registry,
+    registry: &crate::call_flow::Registry,
     v: Option<&Map<String, Value>>,
     errors: &mut ValidationErrors,
 ) -> Option<String> {

@@ -35,7 +35,7 @@ pub use participations::{ParticipationInput, ParticipationParent};
 pub use phone_calls::{PhoneCallInput, PhoneCallParent};
 pub use remote_events::{EventParent, WebhookOutcome, WebhookRequest};
 
-use crate::domain::call_flow::Registry;
+use crate::call_flow::Registry;
 use crate::domain::time::Clock;
 use crate::store::Store;
 use crate::store::group_commit::{GroupCommit, Stats};

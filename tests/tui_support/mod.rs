@@ -7,7 +7,7 @@ use chrono::TimeZone;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use scfm::domain::call_flow::Registry;
+use scfm::call_flow::Registry;
 use scfm::domain::time::Clock;
 use scfm::service::Service;
 use scfm::store::Store;
