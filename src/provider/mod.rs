@@ -160,18 +160,6 @@ impl ProviderError {
         }
     }
 
-    /// The HTTP status the provider answered, when it answered.
-    pub fn http_status(&self) -> Option<u16> {
-        match self {
-            ProviderError::NotSent { .. } => None,
-            ProviderError::RateLimited { .. } => Some(429),
-            ProviderError::Unauthorized { status, .. } | ProviderError::Rejected { status, .. } => {
-                Some(*status)
-            }
-            ProviderError::Unknown { status, .. } => *status,
-        }
-    }
-
     /// A create may be sent again only when the provider certainly did not process it.
     pub fn is_retryable_for_create(&self) -> bool {
         matches!(

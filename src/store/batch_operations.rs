@@ -177,12 +177,3 @@ pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
         .await?;
     Ok(r.rows_affected() == 1)
 }
-
-/// Counts running or queued operations (TUI gauge, worker wake-ups).
-pub async fn count_active(conn: &mut Conn) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM batch_operations WHERE status IN ('queued', 'running')",
-    )
-    .fetch_one(conn)
-    .await?)
-}
