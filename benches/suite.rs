@@ -65,7 +65,7 @@ const TS: &str = "2026-11-28T00:00:00.000Z";
 const SID: &str = "AC00000000000000000000000000000001";
 const TOKEN: &str = "scfm-test-auth-token";
 const FROM: &str = "+85510999999";
-/// Rows of a contacts-pane page (the TUI's `CONTACTS_PAGE`).
+/// Rows of a contacts-pane page (the TUI's `panes::contacts::CONTACTS_PAGE`).
 const PAGE: i64 = 100;
 
 /// splitmix64: small, deterministic, good enough to shuffle and pick provinces.

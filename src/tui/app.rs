@@ -240,7 +240,7 @@ impl App {
         status_bar::render_tabs(self.focus, &self.info, tabs, buf, theme);
         self.pane().render(body, buf, theme);
         match &self.csv.import {
-            Some(job) => status_bar::render_import(job, msg, buf, theme),
+            Some(job) => status_bar::render_import(&job.path, &job.progress, msg, buf, theme),
             None => status_bar::render_message(self.message.as_ref(), &self.info, msg, buf, theme),
         }
         status_bar::render_status(&self.info, status, buf, theme);

@@ -8,8 +8,6 @@ use crate::service::{CalloutInput, ContactInput, Service};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc::UnboundedSender;
 
-/// Rows per keyset page of the contacts pane.
-pub const CONTACTS_PAGE: i64 = 100;
 /// Rows of a population preview's first page.
 pub const PREVIEW_PAGE: i64 = 50;
 

@@ -14,6 +14,7 @@ mod questions;
 pub mod terminal;
 pub mod theme;
 mod update;
+mod update_csv;
 pub mod widgets;
 
 use crate::service::Service;

@@ -4,15 +4,44 @@
 
 use super::super::theme::Theme;
 use super::super::widgets::{progress, short_time, thousands};
-use super::callouts::{calls_text, in_flight, name_of};
 use super::table;
 use crate::domain::dialing::DialingSettings;
-use crate::service::tui_queries::{CalloutDetail, CalloutSummary};
+use crate::service::tui_queries::{CalloutDetail, CalloutSummary, IN_FLIGHT};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Widget, Wrap};
 use serde_json::Value;
+
+/// A callout's name (its `name` metadata; empty when unset).
+pub fn name_of(metadata: &Value) -> String {
+    metadata
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// `completed 3 · busy 1` plus the number still in flight.
+fn calls_text(calls: &[(String, i64)]) -> String {
+    if calls.is_empty() {
+        return "no calls".into();
+    }
+    calls
+        .iter()
+        .map(|(s, n)| format!("{s} {}", thousands(*n)))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Calls still moving (queued, dialled, ringing or talking).
+fn in_flight(calls: &[(String, i64)]) -> i64 {
+    calls
+        .iter()
+        .filter(|(s, _)| IN_FLIGHT.contains(&s.as_str()))
+        .map(|(_, n)| n)
+        .sum()
+}
 
 /// Rows `text` takes when word-wrapped to `width` (greedy, as `Wrap { trim: true }` does).
 fn wrapped_rows(text: &str, width: usize) -> usize {

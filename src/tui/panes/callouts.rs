@@ -9,13 +9,14 @@ use super::super::theme::Theme;
 use super::super::widgets::{progress, thousands};
 use super::callout_detail::{render_detail, render_summary};
 use super::{Component, LoadState, PAGE, Selection, table};
-use crate::service::tui_queries::{CalloutDetail, CalloutSummary, IN_FLIGHT};
+use crate::service::tui_queries::{CalloutDetail, CalloutSummary};
 use crossterm::event::KeyCode;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Row;
-use serde_json::Value;
+
+pub use super::callout_detail::name_of;
 
 #[derive(Debug, Default)]
 pub struct CalloutsPane {
@@ -27,34 +28,6 @@ pub struct CalloutsPane {
     pub load: LoadState,
     /// A callout to select once the list in flight lands (one just saved).
     pub select_when_loaded: Option<i64>,
-}
-
-pub fn name_of(metadata: &Value) -> String {
-    metadata
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
-}
-
-/// `completed 3 · busy 1` plus the number still in flight.
-pub fn calls_text(calls: &[(String, i64)]) -> String {
-    if calls.is_empty() {
-        return "no calls".into();
-    }
-    calls
-        .iter()
-        .map(|(s, n)| format!("{s} {}", thousands(*n)))
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
-
-pub fn in_flight(calls: &[(String, i64)]) -> i64 {
-    calls
-        .iter()
-        .filter(|(s, _)| IN_FLIGHT.contains(&s.as_str()))
-        .map(|(_, n)| n)
-        .sum()
 }
 
 impl CalloutsPane {

@@ -3,7 +3,6 @@
 //! Never loads a whole table and never uses OFFSET, so it stays instant at 1,000,000 rows.
 
 use super::super::action::{Action, Anchor, Effect, Nav};
-use super::super::effects::CONTACTS_PAGE;
 use super::super::keymap::{Binding, Key};
 use super::super::theme::Theme;
 use super::super::widgets::{kv_text, short_time, thousands};
@@ -16,6 +15,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Widget};
 use serde_json::{Map, Value};
+
+/// Rows per keyset page (the pane asks for this many and knows it reached an end when fewer
+/// come back).
+pub const CONTACTS_PAGE: i64 = 100;
 
 /// Where the selection goes when a requested page lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 //! the `dialing` object; the service validates it and its reasons (under `dialing`) come back
 //! into the form and the status bar.
 
-use super::super::action::{CalloutFields, Effect};
-use super::form::{Field, Form, FormKind, Section};
+use super::super::action::{Action, CalloutFields, Effect};
+use super::form::{Field, Form, Section};
 use crate::service::tui_queries::CalloutSummary;
 use serde_json::{Map, Value};
 
@@ -51,8 +51,11 @@ pub const DIALING: [(&str, &str, &str); 14] = [
     ),
 ];
 
-/// Fields before the dialing section.
-const BASE: usize = 5;
+/// The form field holding the dialing setting `key` (the base fields use some of the same
+/// names: `from`, `call_flow_logic`).
+fn dialing_field(key: &str) -> String {
+    format!("dialing.{key}")
+}
 
 fn meta_str(metadata: &Value, key: &str) -> String {
     metadata
@@ -137,15 +140,17 @@ pub fn fields_of(s: &CalloutSummary) -> CalloutFields {
 
 /// The form's text as `CalloutFields`.
 pub fn fields_of_form(form: &Form) -> CalloutFields {
-    let t = |i: usize| form.fields.get(i).map(Field::text).unwrap_or_default();
     CalloutFields {
-        name: t(0),
-        call_flow_logic: t(1),
-        audio_url: t(2),
-        message: t(3),
-        from: t(4),
-        dialing_on: form.section.as_ref().is_some_and(|s| s.on),
-        dialing: (BASE..BASE + DIALING.len()).map(t).collect(),
+        name: form.text("name"),
+        call_flow_logic: form.text("call_flow_logic"),
+        audio_url: form.text("audio_url"),
+        message: form.text("message"),
+        from: form.text("from"),
+        dialing_on: form.section_on(),
+        dialing: DIALING
+            .iter()
+            .map(|(key, _, _)| form.text(&dialing_field(key)))
+            .collect(),
     }
 }
 
@@ -182,13 +187,15 @@ impl Form {
             Some(id) => format!("Edit callout {id}"),
             None => "New callout".into(),
         };
-        let one = |label: &str, v: &str| Field::new(label, vec![v.to_string()], false);
+        let one =
+            |key: String, label: &str, v: &str| Field::new(key, label, vec![v.to_string()], false);
+        let base = |key: &str, label: &str, v: &str| one(key.to_string(), label, v);
         let mut fields = vec![
-            one("name", &f.name),
-            one("call flow logic", &f.call_flow_logic).hint(flows),
-            one("audio URL", &f.audio_url),
-            one("message", &f.message),
-            one("caller id (from)", &f.from).hint("for manual calls"),
+            base("name", "name", &f.name),
+            base("call_flow_logic", "call flow logic", &f.call_flow_logic).hint(flows),
+            base("audio_url", "audio URL", &f.audio_url),
+            base("message", "message", &f.message),
+            base("from", "caller id (from)", &f.from).hint("for manual calls"),
         ];
         for (i, (key, label, hint)) in DIALING.iter().enumerate() {
             let value = f.dialing.get(i).map(String::as_str).unwrap_or("");
@@ -197,22 +204,23 @@ impl Form {
             } else {
                 hint
             };
-            fields.push(one(label, value).hint(hint).in_section());
+            fields.push(
+                one(dialing_field(key), label, value)
+                    .hint(hint)
+                    .in_section(),
+            );
         }
-        Form {
-            kind: FormKind::Callout { id },
-            title,
-            fields,
-            focus: 0,
-            error: None,
-            saving: false,
-            compact: true,
-            section: Some(Section {
-                on: f.dialing_on,
-                on_text: "Dialing settings: on — the campaign runner dials, paces and retries",
-                off_text: "Dialing settings: off — a manual callout (^t turns them on)",
-            }),
-        }
+        let mut form = Form::new(title, fields, move |form| Action::SubmitCallout {
+            id,
+            fields: fields_of_form(form),
+        });
+        form.compact = true;
+        form.section = Some(Section {
+            on: f.dialing_on,
+            on_text: "Dialing settings: on — the campaign runner dials, paces and retries",
+            off_text: "Dialing settings: off — a manual callout (^t turns them on)",
+        });
+        form
     }
 }
 

@@ -3,10 +3,11 @@
 pub mod callout_form;
 pub mod command_line;
 pub mod confirm;
+mod contact_form;
 pub mod filter;
 pub mod form;
-mod form_compact;
 pub mod help;
+mod preview_form;
 pub mod progress;
 pub mod report;
 pub mod status_bar;

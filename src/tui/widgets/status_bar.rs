@@ -2,10 +2,10 @@
 //! the status line (listen URL, provider and credentials, workers, database) and the key hints.
 
 use super::super::action::PaneId;
-use super::super::csv_jobs::ImportJob;
 use super::super::keymap::Binding;
 use super::super::theme::Theme;
 use super::{progress, thousands, truncate_left};
+use crate::service::ImportProgress;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -155,15 +155,14 @@ pub fn render_hints(bindings: &[Binding], area: Rect, buf: &mut Buffer, theme: &
     buf.set_line(area.x, area.y, &Line::from(spans), area.width);
 }
 
-/// The import gauge, in place of the message line while an import runs: bytes read of the
-/// file's size as a bar and a percentage, with the running totals.
-pub fn render_import(job: &ImportJob, area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let p = &job.progress;
+/// The import gauge, in place of the message line while an import of `path` runs: bytes read
+/// of the file's size as a bar and a percentage, with the running totals.
+pub fn render_import(path: &str, p: &ImportProgress, area: Rect, buf: &mut Buffer, theme: &Theme) {
     let ratio = match p.total_bytes {
         Some(total) if total > 0 => p.bytes as f64 / total as f64,
         _ => 0.0,
     };
-    let name = truncate_left(&job.path, 24);
+    let name = truncate_left(path, 24);
     let line = Line::from(vec![
         Span::styled("importing ", theme.title()),
         Span::raw(format!("{name} ")),

@@ -2,9 +2,9 @@
 //! section's heading, and the service's reason under the fields. Scrolls so the focused field
 //! is always in view (▲/▼ say more rows are above or below).
 
-use super::super::theme::Theme;
-use super::centered;
-use super::form::Form;
+use super::super::centered;
+use super::Form;
+use crate::tui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};

@@ -1,15 +1,18 @@
-//! Input forms (tui-textarea): contact (msisdn + metadata lines), callout (name, call flow
-//! logic, audio URL, message, caller id, and dialing settings: see `callout_form.rs`) and
-//! population preview (callout + contact filter). A form only collects text; the service
-//! validates, and its reasons come back into the form.
+//! Input forms (tui-textarea), the generic part: fields, focus, the optional section, keys
+//! and drawing. A form only collects text; the service validates, and its reasons come back
+//! into the form. Each concrete form (`contact_form.rs`, `callout_form.rs`,
+//! `preview_form.rs`) builds its fields with keys and gives the form its submit, which reads
+//! the fields by key and makes the action.
 //!
-//! Long forms are compact (one row per field: label, then the input) and scroll to keep the
-//! focused field in view. A form may have a section of fields shown only while it is on
-//! (the callout's dialing settings, toggled with ^t).
+//! Long forms are compact (one row per field: label, then the input; `compact.rs`) and scroll
+//! to keep the focused field in view. A form may have a section of fields shown only while it
+//! is on (the callout's dialing settings, toggled with ^t).
 
-use super::super::action::Action;
-use super::super::theme::Theme;
+mod compact;
+
 use super::centered;
+use crate::tui::action::Action;
+use crate::tui::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -18,14 +21,9 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 use tui_textarea::TextArea;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormKind {
-    Contact { id: Option<i64> },
-    Callout { id: Option<i64> },
-    Preview,
-}
-
 pub struct Field {
+    /// What the form's submit reads the field by.
+    pub key: String,
     pub label: String,
     pub area: TextArea<'static>,
     pub multiline: bool,
@@ -34,7 +32,13 @@ pub struct Field {
 }
 
 impl Field {
-    pub fn new(label: impl Into<String>, lines: Vec<String>, multiline: bool) -> Field {
+    pub fn new(
+        key: impl Into<String>,
+        label: impl Into<String>,
+        lines: Vec<String>,
+        multiline: bool,
+    ) -> Field {
+        let key = key.into();
         let label = label.into();
         let lines = if lines.is_empty() {
             vec![String::new()]
@@ -46,6 +50,7 @@ impl Field {
         area.move_cursor(tui_textarea::CursorMove::Bottom);
         area.move_cursor(tui_textarea::CursorMove::End);
         Field {
+            key,
             label,
             area,
             multiline,
@@ -68,8 +73,13 @@ impl Field {
         self
     }
 
+    /// The lines as typed, joined.
+    pub fn raw(&self) -> String {
+        self.area.lines().join("\n")
+    }
+
     pub fn text(&self) -> String {
-        self.area.lines().join("\n").trim().to_string()
+        self.raw().trim().to_string()
     }
 }
 
@@ -82,8 +92,10 @@ pub struct Section {
     pub off_text: &'static str,
 }
 
+/// What a form makes of its fields when submitted: the action the App runs.
+pub type Submit = Box<dyn Fn(&Form) -> Action + Send + Sync>;
+
 pub struct Form {
-    pub kind: FormKind,
     pub title: String,
     pub fields: Vec<Field>,
     pub focus: usize,
@@ -92,6 +104,7 @@ pub struct Form {
     /// One row per field (label, input) instead of a bordered box each.
     pub compact: bool,
     pub section: Option<Section>,
+    submit: Submit,
 }
 
 /// What a key did to a form.
@@ -102,55 +115,45 @@ pub enum FormOutcome {
 }
 
 impl Form {
-    pub fn contact(id: Option<i64>, msisdn: &str, metadata: Vec<String>) -> Form {
-        let title = match id {
-            Some(id) => format!("Edit contact {id}"),
-            None => "New contact".into(),
-        };
+    /// A form of `fields` (focus on the first, bordered boxes, no optional section) whose
+    /// submit makes its action with `submit`.
+    pub fn new(
+        title: impl Into<String>,
+        fields: Vec<Field>,
+        submit: impl Fn(&Form) -> Action + Send + Sync + 'static,
+    ) -> Form {
         Form {
-            kind: FormKind::Contact { id },
-            title,
-            fields: vec![
-                Field::new("msisdn", vec![msisdn.to_string()], false),
-                Field::new("metadata (key=value, one per line)", metadata, true),
-            ],
+            title: title.into(),
+            fields,
             focus: 0,
             error: None,
             saving: false,
             compact: false,
             section: None,
+            submit: Box::new(submit),
         }
     }
 
-    pub fn preview(callout_id: Option<i64>) -> Form {
-        Form {
-            kind: FormKind::Preview,
-            title: "Build a population preview".into(),
-            fields: vec![
-                Field::new(
-                    "callout id",
-                    vec![callout_id.map(|i| i.to_string()).unwrap_or_default()],
-                    false,
-                ),
-                Field::new(
-                    "contact filter (province=Kandal gender=f +85512; empty = everyone)",
-                    vec![],
-                    false,
-                ),
-            ],
-            focus: if callout_id.is_some() { 1 } else { 0 },
-            error: None,
-            saving: false,
-            compact: false,
-            section: None,
-        }
+    /// The field with this key.
+    pub fn field(&self, key: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.key == key)
+    }
+
+    /// The trimmed text of the field with this key (empty if there is none).
+    pub fn text(&self, key: &str) -> String {
+        self.field(key).map(Field::text).unwrap_or_default()
+    }
+
+    /// Whether the optional section is on.
+    pub fn section_on(&self) -> bool {
+        self.section.as_ref().is_some_and(|s| s.on)
     }
 
     /// Whether field `i` is shown (and submitted).
     pub fn shown(&self, i: usize) -> bool {
         self.fields
             .get(i)
-            .is_some_and(|f| !f.optional || self.section.as_ref().is_some_and(|s| s.on))
+            .is_some_and(|f| !f.optional || self.section_on())
     }
 
     /// The next shown field after (or before) the focused one, wrapping.
@@ -191,26 +194,7 @@ impl Form {
     }
 
     fn submit(&self) -> Action {
-        let t = |i: usize| self.fields.get(i).map(Field::text).unwrap_or_default();
-        match self.kind {
-            FormKind::Contact { id } => Action::SubmitContact {
-                id,
-                msisdn: t(0),
-                metadata: self
-                    .fields
-                    .get(1)
-                    .map(|f| f.area.lines().join("\n"))
-                    .unwrap_or_default(),
-            },
-            FormKind::Callout { id } => Action::SubmitCallout {
-                id,
-                fields: super::callout_form::fields_of_form(self),
-            },
-            FormKind::Preview => Action::SubmitPreview {
-                callout_id: t(0),
-                filter: t(1),
-            },
-        }
+        (self.submit)(self)
     }
 
     pub fn handle_key(&mut self, key: KeyEvent) -> FormOutcome {
@@ -241,7 +225,7 @@ impl Form {
 
     pub fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
         if self.compact {
-            super::form_compact::render(self, area, buf, theme);
+            compact::render(self, area, buf, theme);
             return;
         }
         let heights: Vec<u16> = self
