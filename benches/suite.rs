@@ -14,7 +14,7 @@
 //! 3. Preview count with a metadata filter (`Service::count_contacts`, answered by the
 //!    `contact_metadata` side table) vs the hand-written scan.
 //! 4. Contacts pane: keyset page (`Service::contacts_page`) + draw into TestBackend vs draw only.
-//! 5. Signed webhooks at 64 connections against `scfm::app::start` vs a bare axum handler.
+//! 5. Signed webhooks at 64 connections against `scfm::startup::start` vs a bare axum handler.
 //! 6. Dispatch to the fake provider, pacing off, vs a bare client; pacing accuracy at 20 cps.
 //! 7. RSS of `scfm serve` with N contacts and a running simulated campaign vs the bare binary.
 //! 8. Idle CPU and terminal bytes of the TUI in tmux.
@@ -745,7 +745,7 @@ async fn row5(s: &Setup, rep: &mut Report) -> Result<()> {
     config.provider.auth_token = Some(TOKEN.into());
     config.provider.poll_interval = Duration::from_secs(600);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let running = scfm::app::start(config, listener).await?;
+    let running = scfm::startup::start(config, listener).await?;
     let url = format!("http://{}/api/remote_phone_call_events", running.addr);
     let svc = running.service.clone();
     // 10,000 calls with remote_call_ids, created by inbound webhooks through the service.
@@ -858,7 +858,7 @@ async fn row5(s: &Setup, rep: &mut Report) -> Result<()> {
     );
     rep.row(
         "5",
-        format!("Signed webhooks (event stored + call updated), 64 connections for {} s, {seeds} seeded calls, `scfm::app::start`", dur.as_secs()),
+        format!("Signed webhooks (event stored + call updated), 64 connections for {} s, {seeds} seeded calls, `scfm::startup::start`", dur.as_secs()),
         format!("{rs:.0} req/s, p50 {:.1} ms, p99 {:.1} ms", ms(l.p50), ms(l.p99)),
         format!("{rb:.0} req/s, p99 {:.1} ms: bare axum handler, same TwiML", ms(b.p99)),
     );
@@ -917,7 +917,7 @@ async fn dispatch(
     config.provider.poll_interval = Duration::from_secs(600);
     config.provider.calls_per_second = cps;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let running = scfm::app::start(config, listener).await?;
+    let running = scfm::startup::start(config, listener).await?;
     let svc = running.service.clone();
     insert_contacts(svc.store().pool(), d).await?;
     let callout = svc.create_callout(CalloutInput::default()).await?;

@@ -4,18 +4,15 @@
 //! Layers point one way: `http`, `workers` (and the TUI) call `service`; `service` calls `store`
 //! and `provider`; `domain` holds the pure rules everyone shares.
 
-pub mod app;
 pub mod call_flow;
 pub mod cli;
-pub mod commands;
-pub mod commands_csv;
 pub mod config;
-pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod logging;
 pub mod provider;
 pub mod service;
+pub mod startup;
 pub mod store;
 pub mod tui;
 pub mod workers;

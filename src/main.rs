@@ -11,22 +11,22 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Serve) => {
             scfm::logging::to_stderr();
-            scfm::app::run_serve(config).await
+            scfm::startup::run_serve(config).await
         }
         Some(Command::Flows(cmd)) => {
-            let code = scfm::commands::flows(&cmd, &config, &mut std::io::stdout())?;
+            let code = scfm::cli::flows::run(&cmd, &config, &mut std::io::stdout())?;
             std::process::exit(code)
         }
         Some(Command::Import(cmd)) => {
-            std::process::exit(scfm::commands_csv::import(&cmd, &config).await)
+            std::process::exit(scfm::cli::csv::import(&cmd, &config).await)
         }
         Some(Command::Export(cmd)) => {
-            std::process::exit(scfm::commands_csv::export(&cmd, &config).await)
+            std::process::exit(scfm::cli::csv::export(&cmd, &config).await)
         }
         Some(Command::Demo) => {
             let _guard = scfm::logging::to_file(&config.data_dir)?;
             let options = tui_options();
-            let result = scfm::demo::run(&config, options).await;
+            let result = scfm::cli::demo::run(&config, options).await;
             if let Err(e) = &result {
                 eprintln!("scfm: {e:#}");
             }
@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
             // The TUI owns the screen: logs go to a file only.
             let _guard = scfm::logging::to_file(&config.data_dir)?;
             let options = tui_options();
-            let result = scfm::app::run_tui(config, options).await;
+            let result = scfm::startup::run_tui(config, options).await;
             match &result {
                 Ok(log) => println!("scfm: log is at {}", log.display()),
                 Err(e) => eprintln!("scfm: {e:#}"),

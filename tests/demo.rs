@@ -7,12 +7,12 @@ use scfm::config::{Config, ProviderChoice};
 async fn demo_prepares_a_simulated_campaign() {
     let dir = tempfile::tempdir().unwrap();
     let base = Config::for_tests(&dir.path().join("real.sqlite3"));
-    let config = scfm::demo::demo_config(&base);
+    let config = scfm::cli::demo::demo_config(&base);
     assert_eq!(config.provider.choice, ProviderChoice::Simulator);
     assert_ne!(config.database, base.database, "never the real database");
-    let service = scfm::app::build_service(&config).await.unwrap();
+    let service = scfm::startup::build_service(&config).await.unwrap();
     assert!(service.dialing().simulated());
-    let id = scfm::demo::prepare(&service).await.unwrap();
+    let id = scfm::cli::demo::prepare(&service).await.unwrap();
     let callout = service.callout(id).await.unwrap();
     assert_eq!(callout.status, "running");
     let p = service.callout_progress(id).await.unwrap();

@@ -4,8 +4,8 @@
 
 pub mod fake_provider;
 
-use scfm::app::Running;
 use scfm::config::Config;
+use scfm::startup::Running;
 use std::path::PathBuf;
 use tempfile::TempDir;
 
@@ -39,7 +39,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let running = scfm::app::start(config.clone(), listener)
+        let running = scfm::startup::start(config.clone(), listener)
             .await
             .expect("start scfm");
         let base = format!("http://{}", running.addr);

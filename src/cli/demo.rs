@@ -8,7 +8,7 @@ use crate::service::{BatchOperationInput, CalloutInput, ImportOptions, Service};
 use serde_json::json;
 use std::path::PathBuf;
 
-const CONTACTS: &str = include_str!("../assets/demo/contacts.csv");
+const CONTACTS: &str = include_str!("../../assets/demo/contacts.csv");
 
 /// A config for the drill: a fresh database in a temp dir, simulator, fast polling, any free port.
 pub fn demo_config(base: &Config) -> Config {
@@ -74,11 +74,11 @@ pub async fn prepare(service: &Service) -> anyhow::Result<i64> {
 /// Runs the drill in the TUI, then removes the throwaway database.
 pub async fn run(base: &Config, options: crate::tui::TuiOptions) -> anyhow::Result<PathBuf> {
     let config = demo_config(base);
-    let service = crate::app::build_service(&config).await?;
+    let service = crate::startup::build_service(&config).await?;
     prepare(&service).await?;
     let notice =
         "DRILL: simulated calls on a throwaway database; nobody is really called".to_string();
-    let result = crate::app::run_tui_on(service, config.clone(), options, Some(notice)).await;
+    let result = crate::startup::run_tui_on(service, config.clone(), options, Some(notice)).await;
     let _ = std::fs::remove_dir_all(&config.data_dir);
     result
 }

@@ -1,14 +1,14 @@
 //! Small command-line verbs that run without the server: `scfm flows list|check`.
 
+use super::FlowsCommand;
 use crate::call_flow::engine::{self, Context};
 use crate::call_flow::flow::Flow;
 use crate::call_flow::twiml;
-use crate::cli::FlowsCommand;
 use crate::config::Config;
 use std::io::Write;
 
 /// Runs a `flows` subcommand, writing to `out`. Returns the process exit code.
-pub fn flows(cmd: &FlowsCommand, config: &Config, out: &mut dyn Write) -> std::io::Result<i32> {
+pub fn run(cmd: &FlowsCommand, config: &Config, out: &mut dyn Write) -> std::io::Result<i32> {
     match cmd {
         FlowsCommand::List => {
             let registry = &config.registry;

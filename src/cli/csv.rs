@@ -3,8 +3,8 @@
 //! stderr is a terminal), the summary to stdout; the exit code is 0 when the import ran, even with
 //! invalid rows (they are listed), and 1 when the file or the database could not be used.
 
+use super::{ExportCommand, ImportCommand};
 use crate::call_flow::Registry;
-use crate::cli::{ExportCommand, ImportCommand};
 use crate::config::Config;
 use crate::domain::time::Clock;
 use crate::service::{ImportOptions, ImportProgress, ImportReport, Service};
