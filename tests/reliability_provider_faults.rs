@@ -409,7 +409,7 @@ async fn a_campaign_goes_on_through_provider_faults() {
 /// `errored` (as SCFM), and the dialler holds the rest queued instead of burning them all,
 /// asking the provider with a harmless GET every poll interval until it accepts us again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_credentials_hold_dialling_until_the_provider_accepts_them() {
+async fn refused_credentials_hold_dialing_until_the_provider_accepts_them() {
     let mut config = FakeConfig::twilio();
     config.run_twiml = false;
     let fake = FakeProvider::start(config).await;

@@ -297,7 +297,7 @@ async fn start_a_callout_with_the_simulator_and_watch_calls_finish() {
 }
 
 #[tokio::test]
-async fn a_dialling_hold_is_shown_on_the_message_line() {
+async fn a_dialing_hold_is_shown_on_the_message_line() {
     let (_d, service) = service_with(fixed_clock()).await;
     let mut h = Harness::new(service, info()).await;
     let why =

@@ -4,7 +4,7 @@
 //! writes), and after commit publishes a small `ServiceEvent` saying what changed.
 
 mod batch_operations;
-mod callout_dialling;
+mod callout_dialing;
 mod callouts;
 mod campaigns;
 mod changes;

@@ -139,7 +139,7 @@ pub async fn run_reporting(
             .map_err(failed("counting the callout's people")),
         Effect::FireCalloutEvent { id, verb } => {
             let r = match verb {
-                CalloutVerb::Start => service.start_callout_dialling(id).await,
+                CalloutVerb::Start => service.start_callout_dialing(id).await,
                 other => service.fire_callout_event(id, Some(other.event())).await,
             };
             r.map(|c| Action::CalloutEventDone {

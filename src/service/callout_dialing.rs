@@ -13,7 +13,7 @@ impl Service {
     /// A manual callout: fires `start` (or `resume`), then queues a PhoneCallCreate for the callout's participations without calls
     /// and a PhoneCallQueue for its `created` calls. The batch worker runs them in id order.
     /// `remote_request_params` come from the callout's metadata (`from`) and the public URL.
-    pub async fn start_callout_dialling(&self, id: i64) -> Result<Callout> {
+    pub async fn start_callout_dialing(&self, id: i64) -> Result<Callout> {
         let callout = self.callout(id).await?;
         let campaign = serde_json::to_value(&callout)
             .ok()
