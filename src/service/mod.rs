@@ -14,6 +14,7 @@ mod dialing;
 mod error;
 mod events;
 mod export;
+mod follow_up;
 mod import;
 mod participations;
 mod phone_call_batches;

@@ -4,7 +4,7 @@
 //! the call flow logic. Status callbacks never advance a flow.
 
 use super::contacts::check_filter_size;
-use super::dialing::completed_status;
+use super::follow_up::completed_status;
 use super::{Error, Result, Service, ServiceEvent, as_map, json_text};
 use crate::call_flow::{self, avf, twiml};
 use crate::domain::filter::Filter;
