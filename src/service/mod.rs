@@ -14,6 +14,7 @@ mod dialing;
 mod error;
 mod events;
 mod export;
+mod flow_turns;
 mod follow_up;
 mod import;
 mod participations;

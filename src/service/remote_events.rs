@@ -1,7 +1,8 @@
 //! Provider webhooks (`POST /api/remote_phone_call_events`) and the events they leave. A
 //! webhook is stored once as an event, moves its call through the state machine (never
 //! backwards), creates an inbound call and contact for an unknown caller, and answers TwiML from
-//! the call flow logic. Status callbacks never advance a flow.
+//! the call flow logic (one turn of a flow: `flow_turns.rs`). Status callbacks never advance a
+//! flow.
 
 use super::contacts::check_filter_size;
 use super::follow_up::completed_status;
@@ -39,26 +40,6 @@ pub enum WebhookOutcome {
 pub struct WebhookRequest {
     pub params: Vec<(String, String)>,
     pub url: String,
-}
-
-/// The webhook URL without the flow's own position parameters (actions add fresh ones).
-fn strip_flow_params(url: &str) -> String {
-    use call_flow::engine::{STEP_PARAM, TRY_PARAM};
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_string();
-    };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|p| {
-            let name = p.split('=').next().unwrap_or("");
-            name != STEP_PARAM && name != TRY_PARAM
-        })
-        .collect();
-    if kept.is_empty() {
-        base.to_string()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    }
 }
 
 fn is_status_callback(details: &Map<String, Value>) -> bool {
@@ -334,155 +315,6 @@ impl Service {
         store::phone_calls::get(tx, id)
             .await?
             .ok_or(Error::NotFound)
-    }
-
-    /// One turn of a declarative flow: position from the request's `flow_step`/`flow_try`,
-    /// answers from `Digits`/`RecordingUrl`; answers are written to metadata (once: not again for
-    /// a duplicated delivery) and recorded on the event.
-    #[allow(clippy::too_many_arguments)]
-    async fn run_flow(
-        &self,
-        tx: &mut store::Conn,
-        call: &PhoneCall,
-        flow: &call_flow::flow::Flow,
-        details: &Map<String, Value>,
-        apply: bool,
-        url: &str,
-        changed: &mut Vec<ServiceEvent>,
-    ) -> Result<String> {
-        use call_flow::engine::{self, Context, Input};
-        let get = |k: &str| details.get(k).and_then(Value::as_str);
-        let contact = store::contacts::get(tx, call.contact_id)
-            .await?
-            .ok_or(Error::NotFound)?;
-        let participation = match call.callout_participation_id {
-            Some(id) => store::participations::get(tx, id).await?,
-            None => None,
-        };
-        let callout = match &participation {
-            Some(p) => store::callouts::get(tx, p.callout_id).await?,
-            None => None,
-        };
-        let ctx = Context {
-            contact: as_map(&contact.metadata),
-            participation: participation
-                .as_ref()
-                .map(|p| as_map(&p.metadata))
-                .unwrap_or_default(),
-            callout: callout
-                .as_ref()
-                .map(|c| as_map(&c.metadata))
-                .unwrap_or_default(),
-            base_url: strip_flow_params(url),
-        };
-        let input = Input {
-            step: get(engine::STEP_PARAM),
-            attempt: get(engine::TRY_PARAM)
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(0),
-            digits: get("Digits"),
-            recording_url: get("RecordingUrl"),
-        };
-        let turn = engine::run(flow, &ctx, &input);
-        if apply && !turn.stores.is_empty() {
-            let now = self.now();
-            let mut contact_patch = Map::new();
-            let mut participation_patch = Map::new();
-            for op in &turn.stores {
-                let target = match (op.target, &participation) {
-                    (call_flow::flow::Target::Participation, Some(_)) => &mut participation_patch,
-                    _ => &mut contact_patch,
-                };
-                target.insert(op.key.clone(), Value::String(op.value.clone()));
-            }
-            if !contact_patch.is_empty() {
-                let merged = metadata::apply(&ctx.contact, contact_patch, MergeMode::Merge);
-                store::contacts::update(tx, contact.id, &contact.msisdn, &json_text(&merged), &now)
-                    .await?;
-                changed.push(ServiceEvent::ContactsChanged);
-            }
-            if let (Some(p), false) = (&participation, participation_patch.is_empty()) {
-                let merged =
-                    metadata::apply(&ctx.participation, participation_patch, MergeMode::Merge);
-                store::participations::update(
-                    tx,
-                    p.id,
-                    &p.msisdn,
-                    p.own_call_flow_logic.as_deref(),
-                    &json_text(&merged),
-                    &now,
-                )
-                .await?;
-                changed.push(ServiceEvent::ParticipationsChanged {
-                    callout_id: p.callout_id,
-                });
-            }
-        }
-        if apply {
-            if let (Some(answer), Some(step)) = (&turn.answer, input.step) {
-                let mut meta = Map::new();
-                meta.insert("flow_step".into(), Value::String(step.to_string()));
-                meta.insert("answer".into(), Value::String(answer.clone()));
-                store::events::set_latest_metadata(tx, call.id, &json_text(&meta), &self.now())
-                    .await?;
-            }
-        }
-        Ok(twiml::render(&turn.verbs))
-    }
-
-    /// One step of an AVF survey; state lives on the contact (`call_flow_data.<logic>`).
-    #[allow(clippy::too_many_arguments)]
-    async fn step_survey(
-        &self,
-        tx: &mut store::Conn,
-        call: &PhoneCall,
-        logic: &str,
-        survey: avf::Survey,
-        digits: Option<&str>,
-        advance: bool,
-        url: &str,
-    ) -> Result<String> {
-        let contact = store::contacts::get(tx, call.contact_id)
-            .await?
-            .ok_or(Error::NotFound)?;
-        let meta = as_map(&contact.metadata);
-        let flow_data = meta
-            .get("call_flow_data")
-            .and_then(|v| v.get(logic))
-            .cloned();
-        let state = flow_data
-            .as_ref()
-            .and_then(|v| v.get("status"))
-            .and_then(Value::as_str)
-            .unwrap_or("initialized")
-            .to_string();
-        let next = if advance {
-            survey.step(&state, digits)
-        } else {
-            state.clone()
-        };
-        let changed = next != state;
-        if changed {
-            let mut data = flow_data
-                .and_then(|v| v.as_object().cloned())
-                .unwrap_or_default();
-            data.insert("status".into(), Value::String(next.clone()));
-            data.insert(format!("transitioned_to_{next}_by"), Value::from(call.id));
-            let mut logic_map = Map::new();
-            logic_map.insert(logic.to_string(), Value::Object(data));
-            let mut patch = Map::new();
-            patch.insert("call_flow_data".into(), Value::Object(logic_map));
-            let merged = metadata::apply(&meta, patch, MergeMode::DeepMerge);
-            store::contacts::update(
-                tx,
-                contact.id,
-                &contact.msisdn,
-                &json_text(&merged),
-                &self.now(),
-            )
-            .await?;
-        }
-        Ok(twiml::render(&survey.twiml(&next, changed, url)))
     }
 
     pub async fn remote_phone_call_events(
