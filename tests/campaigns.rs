@@ -14,7 +14,7 @@ use support::{TestServer, header};
 fn use_fake(c: &mut scfm::config::Config, fake: &FakeProvider, cps: f64) {
     c.provider.account_sid = Some(fake.account_sid());
     c.provider.auth_token = Some(fake.auth_token());
-    c.provider.base_url = fake.base_url();
+    c.provider.base_url = Some(fake.base_url());
     c.provider.calls_per_second = cps;
     c.provider.poll_interval = Duration::from_millis(300);
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_provider;
+pub mod serve;
 
 use scfm::app::Running;
 use scfm::config::Config;
