@@ -61,7 +61,14 @@ impl Drop for Serve {
 
 impl Serve {
     /// Spawns `cmd` (from [`command`] with `port`), logging to `log`, and waits until it answers.
-    pub async fn start(mut cmd: Command, port: u16, log: PathBuf) -> Serve {
+    pub async fn start(cmd: Command, port: u16, log: PathBuf) -> Serve {
+        let mut serve = Self::spawn(cmd, port, log);
+        serve.wait_up().await;
+        serve
+    }
+
+    /// Spawns `cmd` without waiting for it to answer (see [`Serve::wait_up`]).
+    pub fn spawn(mut cmd: Command, port: u16, log: PathBuf) -> Serve {
         // A file, not a pipe: nobody reads a pipe while the test runs, and a full one would
         // block the server's logging.
         let child = cmd
@@ -69,7 +76,7 @@ impl Serve {
             .stderr(Stdio::from(std::fs::File::create(&log).expect("log file")))
             .spawn()
             .expect("spawn scfm serve");
-        let mut serve = Serve {
+        Serve {
             child,
             base: format!("http://127.0.0.1:{port}"),
             log,
@@ -77,20 +84,23 @@ impl Serve {
                 .timeout(Duration::from_secs(20))
                 .build()
                 .expect("client"),
-        };
+        }
+    }
+
+    /// Waits until the server answers (panics if it exits, or after 20 s).
+    pub async fn wait_up(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while serve.get("/api/contacts").send().await.is_err() {
-            if let Ok(Some(status)) = serve.child.try_wait() {
-                panic!("scfm serve exited with {status}: {}", serve.log_text());
+        while self.get("/api/contacts").send().await.is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("scfm serve exited with {status}: {}", self.log_text());
             }
             assert!(
                 Instant::now() < deadline,
                 "scfm at {} did not start",
-                serve.base
+                self.base
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        serve
     }
 
     pub fn url(&self, path: &str) -> String {
