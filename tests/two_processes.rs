@@ -12,7 +12,7 @@ mod support;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::fake_provider::{FakeConfig, FakeProvider};
+use support::fake_provider::{FakeConfig, FakeProvider, Fault, FaultAction};
 use support::serve::{self, Serve};
 
 const CALLS: usize = 500;
@@ -306,4 +306,178 @@ async fn two_processes_keep_a_campaign_within_max_concurrent_calls() {
             "process {name} logged an error: {log}"
         );
     }
+}
+
+/// One `scfm serve` dialling `fake`, probing every second while held.
+fn hold_command(db: &std::path::Path, port: u16, fake: &FakeProvider) -> Command {
+    let mut cmd = serve::command(db, port);
+    cmd.env("PLATFORM_PROVIDER", "twilio")
+        .env("TWILIO_ACCOUNT_SID", fake.account_sid())
+        .env("TWILIO_AUTH_TOKEN", fake.auth_token())
+        .env("SOMLENG_CLIENT_REST_API_BASE_URL", fake.base_url())
+        .env("SCFM_CALLS_PER_SECOND", "4")
+        .env("SCFM_POLL_INTERVAL", "1")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// A contact in callout 1 and a queued call to `msisdn`, made through `s`; returns the call id.
+async fn queue_call(s: &Serve, msisdn: &str) -> i64 {
+    let contact = s
+        .post_json("/api/contacts", json!({ "msisdn": msisdn }))
+        .await;
+    let cp = s
+        .post_json(
+            "/api/callouts/1/callout_participations",
+            json!({ "contact_id": contact["id"] }),
+        )
+        .await;
+    let call = s
+        .post_json(
+            &format!("/api/callout_participations/{}/phone_calls", cp["id"]),
+            json!({"remote_request_params": {"from": "345", "url": "https://example.org/t.xml"}}),
+        )
+        .await;
+    let v = s
+        .post_json(
+            &format!("/api/phone_calls/{}/phone_call_events", call["id"]),
+            json!({"event": "queue"}),
+        )
+        .await;
+    assert_eq!(v["status"], "queued", "{v}");
+    call["id"].as_i64().unwrap()
+}
+
+fn creates(fake: &FakeProvider) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/Calls.json"))
+        .count()
+}
+
+fn probes(fake: &FakeProvider) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/Calls.json"))
+        .count()
+}
+
+/// After the provider refuses our credentials in one process, the other sends no create either
+/// (the hold is in the database, read before every claim); a probe the provider accepts, from
+/// either process, releases it and both dial again. Each process has its own fake provider
+/// (same account, same answers) so the fakes' logs say which process sent what.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_credential_in_one_process_holds_both() {
+    const HELD: usize = 30;
+    let mut fakes = Vec::new();
+    for _ in 0..2 {
+        let mut config = FakeConfig::twilio();
+        config.run_twiml = false;
+        let fake = FakeProvider::start(config).await;
+        fake.add_fault(Fault::on_create(FaultAction::unauthorized()).always());
+        fake.add_fault(Fault::on_list(FaultAction::unauthorized()).always());
+        fakes.push(fake);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.sqlite3");
+    scfm::store::Store::open(&db).await.unwrap().close().await;
+    let (pa, pb) = (serve::free_port(), serve::free_port());
+    let mut a = Serve::spawn(
+        hold_command(&db, pa, &fakes[0]),
+        pa,
+        dir.path().join("a.log"),
+    );
+    let mut b = Serve::spawn(
+        hold_command(&db, pb, &fakes[1]),
+        pb,
+        dir.path().join("b.log"),
+    );
+    a.wait_up().await;
+    b.wait_up().await;
+    let procs = [&a, &b];
+
+    a.post_json("/api/callouts", json!({})).await;
+    let first = queue_call(&a, "+85515900000").await;
+    let v = a
+        .wait_for(&format!("/api/phone_calls/{first}"), 20, |v| {
+            v["status"] != "queued"
+        })
+        .await;
+    assert_eq!(v["status"], "errored", "{v}");
+    assert_eq!(
+        v["remote_error_message"],
+        "Unable to create record: Authenticate"
+    );
+    let refused: Vec<usize> = fakes.iter().map(creates).collect();
+    assert_eq!(refused.iter().sum::<usize>(), 1, "{refused:?}");
+    let (x, y) = if refused[0] == 1 { (0, 1) } else { (1, 0) };
+    eprintln!("process {x} met the 401; process {y} must hold too");
+
+    // Calls queued through the process that did not meet the 401, after the hold was set.
+    let numbers: Vec<String> = (1..=HELD).map(|i| format!("+8551590{i:04}")).collect();
+    for n in &numbers {
+        queue_call(procs[y], n).await;
+    }
+    // Both processes are held: each asks its provider (and is refused) every second, twice.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fakes.iter().any(|f| probes(f) < 2) {
+        assert!(
+            Instant::now() < deadline,
+            "a process never probed: {:?}",
+            fakes.iter().map(probes).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent: Vec<usize> = fakes.iter().map(creates).collect();
+    assert_eq!(
+        sent.iter().sum::<usize>(),
+        1,
+        "a create was sent while dialling was held: {sent:?}"
+    );
+    let r = a
+        .get("/api/phone_calls?q[status]=queued")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["total"], HELD.to_string().as_str());
+
+    // The account works again: a probe (whichever process's comes first) releases the hold
+    // and both processes dial the held calls, each call once.
+    for f in &fakes {
+        f.clear_faults();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = a
+            .get("/api/phone_calls?q[status]=queued")
+            .send()
+            .await
+            .unwrap();
+        if r.headers()["total"] == "0" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "held calls were not dialled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = a
+        .get("/api/phone_calls?q[status]=errored")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["total"], "1", "only the refused call errored");
+    for n in &numbers {
+        let placed: usize = fakes.iter().map(|f| f.creates_for(n)).sum();
+        let asked: usize = fakes.iter().map(|f| f.create_requests_for(n)).sum();
+        assert_eq!((asked, placed), (1, 1), "{n}");
+    }
+    let after: Vec<usize> = fakes
+        .iter()
+        .zip(&refused)
+        .map(|(f, r)| creates(f) - r)
+        .collect();
+    eprintln!("creates per process after the release: {after:?}");
+    assert!(
+        after.iter().all(|n| *n > 0),
+        "both processes dial again: {after:?}"
+    );
 }

@@ -15,6 +15,7 @@ pub mod batch_operations;
 pub mod callouts;
 pub mod campaigns;
 pub mod contacts;
+pub mod dialing_hold;
 pub mod events;
 pub mod export;
 pub mod filter;

@@ -6,6 +6,7 @@
 use super::action::{Action, Nav};
 use super::app::App;
 use super::effects;
+use crate::service::ServiceEvent;
 use crossterm::event::{Event, KeyEventKind, MouseEventKind};
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
@@ -138,7 +139,12 @@ where
             }
             r = changes.recv(), if changes_open => {
                 match r {
-                    Ok(ev) => spawn(app.update(Action::ServiceChanged(ev))),
+                    Ok(ev) => {
+                        // A hold changes only the message and status lines: no pane reload
+                        // follows to draw them.
+                        dirty |= matches!(ev, ServiceEvent::DialingHeld(_));
+                        spawn(app.update(Action::ServiceChanged(ev)));
+                    }
                     Err(RecvError::Lagged(n)) => {
                         tracing::debug!(missed = n, "service events lagged; reloading");
                         spawn(app.update(Action::AllStale));
@@ -147,6 +153,7 @@ where
                 }
                 // Drain what else is queued, then reload once after a short pause.
                 while let Ok(ev) = changes.try_recv() {
+                    dirty |= matches!(ev, ServiceEvent::DialingHeld(_));
                     spawn(app.update(Action::ServiceChanged(ev)));
                 }
                 refresh_at.get_or_insert_with(|| Instant::now() + REFRESH_DELAY);
@@ -171,7 +178,9 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// Checks `data_version` every 2 s on one held connection and reports a change (a write by
-/// another process, or by this one) as `AllStale`. Sends nothing while nothing changes.
+/// another process, or by this one) as `AllStale`. Sends nothing while nothing changes. On a
+/// change it also reads the dialling hold, which publishes `DialingHeld` when another process
+/// set or released it; the hold in place at start is reported at once.
 fn spawn_data_version_watch(
     service: crate::service::Service,
     tx: mpsc::UnboundedSender<Action>,
@@ -185,11 +194,21 @@ fn spawn_data_version_watch(
             }
         };
         let mut last = watch.current().await.ok();
+        // The service may have seen this hold before the TUI subscribed to its events.
+        if let Ok(Some(why)) = service.dialing_held().await {
+            let held = Action::ServiceChanged(ServiceEvent::DialingHeld(Some(why)));
+            if tx.send(held).is_err() {
+                return;
+            }
+        }
         loop {
             tokio::time::sleep(DATA_VERSION_EVERY).await;
             let now = watch.current().await.ok();
             if now.is_some() && now != last {
                 last = now;
+                if let Err(e) = service.dialing_held().await {
+                    tracing::warn!(error = %e, "reading the dialling hold failed");
+                }
                 if tx.send(Action::AllStale).is_err() {
                     return;
                 }
