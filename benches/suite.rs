@@ -913,7 +913,7 @@ async fn dispatch(
     let mut config = Config::for_tests(&db);
     config.provider.account_sid = Some(fake.account_sid());
     config.provider.auth_token = Some(fake.auth_token());
-    config.provider.base_url = fake.base_url();
+    config.provider.base_url = Some(fake.base_url());
     config.provider.poll_interval = Duration::from_secs(600);
     config.provider.calls_per_second = cps;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

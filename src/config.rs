@@ -4,6 +4,7 @@
 use crate::call_flow::Registry;
 use crate::cli::Common;
 use crate::domain::call_flow;
+use crate::provider::ProviderKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -19,7 +20,10 @@ pub struct ProviderSettings {
     pub choice: ProviderChoice,
     pub account_sid: Option<String>,
     pub auth_token: Option<String>,
-    pub base_url: String,
+    /// The provider's REST base URL, no trailing `/`. `None`: none is configured and there is
+    /// no default to assume (Somleng without `SOMLENG_CLIENT_REST_API_BASE_URL`), so nothing is
+    /// sent anywhere and dialling is refused naming the setting.
+    pub base_url: Option<String>,
     pub calls_per_second: f64,
     pub poll_interval: Duration,
     pub connect_timeout: Duration,
@@ -90,8 +94,6 @@ pub enum ConfigError {
     },
 }
 
-pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
-
 /// Where user call flows live by default: `<config dir>/flows`.
 pub fn default_config_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("org", "scfm", "scfm").map(|d| d.config_dir().to_path_buf())
@@ -103,6 +105,21 @@ pub fn default_data_dir() -> Option<PathBuf> {
 
 fn non_empty(v: &Option<String>) -> Option<String> {
     v.as_ref().filter(|s| !s.is_empty()).cloned()
+}
+
+/// `SOMLENG_CLIENT_REST_API_BASE_URL` for either provider (as SCFM); else, for Twilio only, its
+/// public API (`SCFM_TWILIO_BASE_URL` overrides where that is, for tests). Somleng has no
+/// default: its credentials must never travel to Twilio.
+fn base_url(c: &Common, choice: ProviderChoice) -> Option<String> {
+    let fallback = match choice {
+        ProviderChoice::Twilio => non_empty(&c.twilio_base_url)
+            .or_else(|| ProviderKind::Twilio.default_base_url().map(str::to_string)),
+        ProviderChoice::Somleng => ProviderKind::Somleng.default_base_url().map(str::to_string),
+        ProviderChoice::Simulator => None,
+    };
+    non_empty(&c.somleng_client_rest_api_base_url)
+        .or(fallback)
+        .map(|u| u.trim().trim_end_matches('/').to_string())
 }
 
 impl Config {
@@ -159,10 +176,7 @@ impl Config {
                 choice,
                 account_sid,
                 auth_token,
-                base_url: non_empty(&c.somleng_client_rest_api_base_url)
-                    .unwrap_or_else(|| DEFAULT_BASE_URL.to_string())
-                    .trim_end_matches('/')
-                    .to_string(),
+                base_url: base_url(c, choice),
                 calls_per_second: if c.calls_per_second > 0.0 {
                     c.calls_per_second
                 } else {
@@ -196,7 +210,7 @@ impl Config {
                 choice: ProviderChoice::Twilio,
                 account_sid: None,
                 auth_token: None,
-                base_url: DEFAULT_BASE_URL.into(),
+                base_url: ProviderKind::Twilio.default_base_url().map(str::to_string),
                 calls_per_second: 1000.0,
                 poll_interval: Duration::from_secs(1),
                 connect_timeout: Duration::from_secs(2),
@@ -263,6 +277,57 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    /// The base URL `from_cli` resolves for these settings (the environment's own ignored).
+    fn base_url_for(
+        provider: &str,
+        base: Option<&str>,
+        twilio_default: Option<&str>,
+    ) -> Option<String> {
+        let mut cli =
+            crate::cli::Cli::try_parse_from(["scfm", "--data-dir", "/tmp/scfm-config-test"])
+                .expect("parse");
+        cli.common.platform_provider = provider.into();
+        cli.common.somleng_client_rest_api_base_url = base.map(str::to_string);
+        cli.common.twilio_base_url = twilio_default.map(str::to_string);
+        Config::from_cli(&cli.common)
+            .expect("config")
+            .provider
+            .base_url
+    }
+
+    #[test]
+    fn somleng_has_no_default_base_url() {
+        assert_eq!(base_url_for("somleng", None, None), None);
+        // Not even where the Twilio default was moved to.
+        assert_eq!(
+            base_url_for("somleng", None, Some("http://127.0.0.1:9")),
+            None
+        );
+        assert_eq!(
+            base_url_for("somleng", Some("https://api.somleng.org/"), None).as_deref(),
+            Some("https://api.somleng.org")
+        );
+        assert_eq!(
+            base_url_for("twilio", None, None).as_deref(),
+            Some("https://api.twilio.com")
+        );
+        assert_eq!(
+            base_url_for("twilio", None, Some("http://127.0.0.1:9/")).as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        // The configured base URL wins for Twilio too (as SCFM).
+        assert_eq!(
+            base_url_for(
+                "twilio",
+                Some("http://127.0.0.1:7"),
+                Some("http://127.0.0.1:9")
+            )
+            .as_deref(),
+            Some("http://127.0.0.1:7")
+        );
+    }
 
     #[test]
     fn generated_token_file_is_private_and_reused() {

@@ -4,7 +4,7 @@
 use crate::config::{Config, ProviderChoice};
 use crate::http::{self, AppState};
 use crate::provider::simulator::Simulator;
-use crate::provider::{HttpProvider, ProviderKind};
+use crate::provider::{HttpProvider, Provider, ProviderKind};
 use crate::service::Dialing;
 use crate::service::Service;
 use crate::store::Store;
@@ -77,26 +77,38 @@ pub fn dialing(config: &Config) -> anyhow::Result<Dialing> {
     if p.auth_token.is_none() {
         missing.push(format!("{prefix}_AUTH_TOKEN"));
     }
-    let missing_credentials = if missing.is_empty() {
-        None
-    } else {
-        Some(format!(
-            "{} not set (PLATFORM_PROVIDER={})",
-            missing.join(" and "),
-            kind.name()
-        ))
+    if p.base_url.is_none() {
+        // Somleng has no public default host: never guess one (that would hand a Somleng SID and
+        // token to whoever runs it).
+        missing.push("SOMLENG_CLIENT_REST_API_BASE_URL".into());
+    }
+    let missing_credentials = match missing.split_last() {
+        None => None,
+        Some((last, [])) => Some(last.clone()),
+        Some((last, rest)) => Some(format!("{} and {last}", rest.join(", "))),
+    }
+    .map(|names| format!("{names} not set (PLATFORM_PROVIDER={})", kind.name()));
+    if let Some(why) = &missing_credentials {
+        tracing::warn!("dialling off: {why}; queued calls end errored and no request is sent");
+    }
+    // Without a base URL there is nowhere to send anything: no provider at all, so no create,
+    // status fetch or reconciliation request leaves the machine.
+    let provider: Option<Arc<dyn Provider>> = match &p.base_url {
+        Some(base_url) => Some(Arc::new(
+            HttpProvider::new(
+                kind,
+                base_url.clone(),
+                p.account_sid.clone(),
+                p.auth_token.clone(),
+                p.connect_timeout,
+                p.request_timeout,
+            )
+            .map_err(|e| anyhow::anyhow!("provider: {e}"))?,
+        )),
+        None => None,
     };
-    let provider = HttpProvider::new(
-        kind,
-        p.base_url.clone(),
-        p.account_sid.clone(),
-        p.auth_token.clone(),
-        p.connect_timeout,
-        p.request_timeout,
-    )
-    .map_err(|e| anyhow::anyhow!("provider: {e}"))?;
     Ok(Dialing {
-        provider: Some(Arc::new(provider)),
+        provider,
         provider_name: kind.name().into(),
         missing_credentials,
         auth_token: p.auth_token.clone(),
@@ -229,4 +241,35 @@ pub async fn run_tui_on(
         None => service.store().close().await,
     }
     result.map(|()| log_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn somleng_without_a_base_url_has_no_provider_and_names_the_setting() {
+        let mut config = Config::for_tests(std::path::Path::new("/tmp/scfm-app-test/db.sqlite3"));
+        config.provider.choice = ProviderChoice::Somleng;
+        config.provider.base_url = None;
+        let d = dialing(&config).expect("dialing");
+        assert!(d.provider.is_none(), "nowhere to send anything");
+        assert_eq!(
+            d.missing_credentials.as_deref(),
+            Some(
+                "SOMLENG_ACCOUNT_SID, SOMLENG_AUTH_TOKEN and SOMLENG_CLIENT_REST_API_BASE_URL not set (PLATFORM_PROVIDER=somleng)"
+            )
+        );
+        config.provider.account_sid = Some("sid".into());
+        config.provider.auth_token = Some("token".into());
+        let d = dialing(&config).expect("dialing");
+        assert!(d.provider.is_none());
+        assert_eq!(
+            d.missing_credentials.as_deref(),
+            Some("SOMLENG_CLIENT_REST_API_BASE_URL not set (PLATFORM_PROVIDER=somleng)")
+        );
+        config.provider.base_url = Some("https://api.somleng.org".into());
+        let d = dialing(&config).expect("dialing");
+        assert!(d.provider.is_some() && d.missing_credentials.is_none());
+    }
 }

@@ -243,7 +243,7 @@ async fn with_fake() -> (FakeProvider, TestServer) {
     let s = TestServer::start_with(|c| {
         c.provider.account_sid = Some(fake.account_sid());
         c.provider.auth_token = Some(fake.auth_token());
-        c.provider.base_url = fake.base_url();
+        c.provider.base_url = Some(fake.base_url());
         c.provider.poll_interval = Duration::from_secs(600);
         c.registry = Registry::new(&names, None);
     })

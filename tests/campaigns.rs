@@ -14,7 +14,7 @@ use support::{TestServer, header};
 fn use_fake(c: &mut scfm::config::Config, fake: &FakeProvider, cps: f64) {
     c.provider.account_sid = Some(fake.account_sid());
     c.provider.auth_token = Some(fake.auth_token());
-    c.provider.base_url = fake.base_url();
+    c.provider.base_url = Some(fake.base_url());
     c.provider.calls_per_second = cps;
     c.provider.poll_interval = Duration::from_millis(300);
 }
@@ -489,4 +489,92 @@ async fn the_call_summary_follows_every_write() {
     assert_eq!(calls, 5);
     pool.close().await;
     s.stop().await;
+}
+
+/// Two services on one database file (as two processes are) run a pass of their campaign
+/// runners at the same moment: both start while a third connection holds the write lock, so
+/// each has read whatever it reads before the lock is free, and then they queue one after
+/// the other. Counting the calls in flight inside the write transaction keeps them, together,
+/// at `max_concurrent_calls`; a count read before it let each queue a full round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runners_on_one_file_never_exceed_max_concurrent_calls() {
+    const CAP: i64 = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("two.sqlite3");
+    let open = || async {
+        let store = scfm::store::Store::open(&db).await.unwrap();
+        // A fast pace, so the per-pass limit is the concurrency cap, not the rate.
+        let dialing = scfm::service::Dialing {
+            calls_per_second: 100.0,
+            ..scfm::service::Dialing::default()
+        };
+        scfm::service::Service::with_dialing(
+            store,
+            scfm::domain::time::Clock::System,
+            scfm::call_flow::Registry::default(),
+            dialing,
+        )
+    };
+    let (a, b) = (open().await, open().await);
+    let dialing = json!({"from": "1", "twiml_url": "https://e.org/t",
+        "max_calls_per_second": 100, "max_concurrent_calls": CAP});
+    let callout = a
+        .create_callout(scfm::service::CalloutInput {
+            dialing: Some(dialing.as_object().cloned()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for i in 0..10 {
+        let contact = a
+            .create_contact(scfm::service::ContactInput {
+                msisdn: Some(format!("+8551240{i:04}")),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        a.create_participation(
+            callout.id,
+            scfm::service::ParticipationInput {
+                contact_id: Some(contact.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    a.fire_callout_event(callout.id, Some("start"))
+        .await
+        .unwrap();
+
+    for round in 0..3 {
+        let holder = scfm::store::Store::open(&db).await.unwrap();
+        let lock = holder.write().await.unwrap();
+        let busy = |s: &scfm::service::Service| {
+            let pool = s.store().pool();
+            pool.size() as usize - pool.num_idle()
+        };
+        let (ta, tb) = (a.clone(), b.clone());
+        let runs = (
+            tokio::spawn(async move { ta.run_campaigns_once().await.unwrap() }),
+            tokio::spawn(async move { tb.run_campaigns_once().await.unwrap() }),
+        );
+        // Both passes are under way (each holds a connection, waiting for the lock at the
+        // latest when it wants to write); give them a moment to read what they read first.
+        while busy(&a) == 0 || busy(&b) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        lock.rollback().await.unwrap();
+        let queued = runs.0.await.unwrap() + runs.1.await.unwrap();
+        holder.close().await;
+        let p = a.callout_progress(callout.id).await.unwrap();
+        if round == 0 {
+            assert_eq!(queued, CAP as u64, "round {round}: {p:?}");
+        } else {
+            assert_eq!(queued, 0, "round {round}: the cap is reached: {p:?}");
+        }
+        assert_eq!(p.in_progress, CAP, "round {round}: {p:?}");
+        assert_eq!(p.attempts, CAP, "round {round}: {p:?}");
+    }
 }

@@ -47,7 +47,7 @@ async fn create_queue_and_fetch_in_batches() {
     let s = TestServer::start_with(|c| {
         c.provider.account_sid = Some(fake.account_sid());
         c.provider.auth_token = Some(fake.auth_token());
-        c.provider.base_url = fake.base_url();
+        c.provider.base_url = Some(fake.base_url());
         c.provider.calls_per_second = 100.0;
         c.provider.poll_interval = Duration::from_secs(600);
     })

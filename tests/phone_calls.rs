@@ -15,7 +15,7 @@ const ALICE: &str = "+252662345678";
 fn use_fake(c: &mut scfm::config::Config, fake: &FakeProvider) {
     c.provider.account_sid = Some(fake.account_sid());
     c.provider.auth_token = Some(fake.auth_token());
-    c.provider.base_url = fake.base_url();
+    c.provider.base_url = Some(fake.base_url());
 }
 
 /// Alice, a callout and her participation (id 1); returns the participation id.

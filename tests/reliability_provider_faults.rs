@@ -16,7 +16,7 @@ use support::{TestServer, header};
 fn use_fake(c: &mut scfm::config::Config, fake: &FakeProvider) {
     c.provider.account_sid = Some(fake.account_sid());
     c.provider.auth_token = Some(fake.auth_token());
-    c.provider.base_url = fake.base_url();
+    c.provider.base_url = Some(fake.base_url());
     c.provider.calls_per_second = 200.0;
     c.provider.poll_interval = Duration::from_millis(300);
     c.provider.request_timeout = Duration::from_millis(700);

@@ -39,7 +39,7 @@ async fn fake_with_participation(msisdn: &str, poll: Duration) -> (FakeProvider,
     let s = TestServer::start_with(|c| {
         c.provider.account_sid = Some(fake.account_sid());
         c.provider.auth_token = Some(fake.auth_token());
-        c.provider.base_url = fake.base_url();
+        c.provider.base_url = Some(fake.base_url());
         c.provider.poll_interval = poll;
     })
     .await;

@@ -143,9 +143,14 @@ pub struct Common {
         hide_env_values = true
     )]
     pub somleng_auth_token: Option<String>,
-    /// Provider REST base URL (applies to either provider, as SCFM did).
+    /// Provider REST base URL (applies to either provider, as SCFM did). Required for Somleng:
+    /// without it a Somleng account dials nothing.
     #[arg(long, global = true, env = "SOMLENG_CLIENT_REST_API_BASE_URL")]
     pub somleng_client_rest_api_base_url: Option<String>,
+    /// Where Twilio's REST API is when no base URL is set (default `https://api.twilio.com`);
+    /// tests point it at a local server. Never used for Somleng.
+    #[arg(long, global = true, env = "SCFM_TWILIO_BASE_URL", hide = true)]
+    pub twilio_base_url: Option<String>,
     /// Comma list of call flow logic names to register.
     #[arg(long, global = true, env = "REGISTERED_CALL_FLOW_LOGIC")]
     pub registered_call_flow_logic: Option<String>,

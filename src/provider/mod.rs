@@ -38,11 +38,14 @@ impl ProviderKind {
         }
     }
 
-    /// The public base URL of the provider's REST API.
-    pub fn default_base_url(self) -> &'static str {
+    /// The base URL of the provider's REST API when none is configured: Twilio has one public
+    /// API host; Somleng has none to assume (each carrier runs its own), so a Somleng account
+    /// without `SOMLENG_CLIENT_REST_API_BASE_URL` dials nowhere rather than sending its SID and
+    /// token to a third party.
+    pub fn default_base_url(self) -> Option<&'static str> {
         match self {
-            ProviderKind::Twilio => "https://api.twilio.com",
-            ProviderKind::Somleng => "https://api.somleng.org",
+            ProviderKind::Twilio => Some("https://api.twilio.com"),
+            ProviderKind::Somleng => None,
         }
     }
 }

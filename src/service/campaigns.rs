@@ -9,6 +9,15 @@ use crate::store::{self, campaigns::Attempts};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// How many calls one runner pass may queue for a callout.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// The callout's `max_concurrent_calls`: calls in flight at once, every process together.
+    max_concurrent: i64,
+    /// Calls per pass (about a second) at the callout's share of the pace; at least 1.
+    per_tick: i64,
+}
+
 /// Progress of a callout (`GET /api/callouts/:id/progress`, the TUI).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Progress {
@@ -36,8 +45,10 @@ impl Service {
     /// One pass of the runner over every running campaign. Returns how many calls it queued.
     pub async fn run_campaigns_once(&self) -> Result<u64> {
         let now = self.clock().now();
-        let mut conn = self.store().read().await?;
-        let campaigns = store::callouts::running_campaigns(&mut conn).await?;
+        let campaigns = {
+            let mut conn = self.store().read().await?;
+            store::callouts::running_campaigns(&mut conn).await?
+        };
         if campaigns.is_empty() {
             return Ok(0);
         }
@@ -55,13 +66,6 @@ impl Service {
             if !settings.in_window(now) {
                 continue;
             }
-            let in_flight = store::campaigns::in_flight(&mut conn, callout.id).await?;
-            let room = settings.max_concurrent_calls as i64 - in_flight;
-            let per_tick = settings.max_calls_per_second.min(share).ceil() as i64;
-            let limit = room.min(per_tick.max(1));
-            if limit <= 0 {
-                continue;
-            }
             let cutoffs: Vec<String> = (1..settings.max_attempts)
                 .map(|n| format_ts(now - settings.delay_after(n)))
                 .collect();
@@ -76,10 +80,13 @@ impl Service {
                 cutoffs: &cutoffs,
                 remote_request_params: &rrp,
                 call_flow_logic: settings.call_flow_logic.as_deref(),
-                limit,
+            };
+            let limits = Limits {
+                max_concurrent: settings.max_concurrent_calls as i64,
+                per_tick: (settings.max_calls_per_second.min(share).ceil() as i64).max(1),
             };
             // One callout's failure must not stop the others' campaigns.
-            let n = match self.queue_attempts(&a, &format_ts(now)).await {
+            let n = match self.queue_attempts(&a, limits, &format_ts(now)).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::error!(callout_id = callout.id, error = %e, "queueing campaign calls failed");
@@ -98,10 +105,19 @@ impl Service {
         Ok(queued)
     }
 
-    /// Queues a campaign's next attempts in one short write transaction.
-    async fn queue_attempts(&self, a: &Attempts<'_>, now: &str) -> Result<u64> {
+    /// Queues a campaign's next attempts in one short write transaction. The calls in flight
+    /// are counted inside it: under the write lock no other runner (in this process or another
+    /// on the same file) can queue between the count and the insert, so together they never
+    /// exceed `max_concurrent_calls`.
+    async fn queue_attempts(&self, a: &Attempts<'_>, limits: Limits, now: &str) -> Result<u64> {
         let mut tx = self.store().write().await?;
-        let n = store::campaigns::queue_attempts(&mut tx, a, now).await?;
+        let in_flight = store::campaigns::in_flight(&mut tx, a.callout_id).await?;
+        let limit = limits.per_tick.min(limits.max_concurrent - in_flight);
+        if limit <= 0 {
+            tx.rollback().await.map_err(store::StoreError::from)?;
+            return Ok(0);
+        }
+        let n = store::campaigns::queue_attempts(&mut tx, a, limit, now).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         Ok(n)
     }

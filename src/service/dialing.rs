@@ -107,9 +107,15 @@ impl Service {
         Ok(self.claim_dials(1).await?.pop())
     }
 
-    /// Claims up to `n` queued calls in one write transaction (see `claim_for_dial`).
+    /// Claims up to `n` queued calls in one write transaction (see `claim_for_dial`); none
+    /// while dialling is held, checked in the same transaction, so no process claims a call
+    /// after another one's hold is written.
     pub async fn claim_dials(&self, n: usize) -> Result<Vec<PhoneCall>> {
         let mut tx = self.store().write().await?;
+        if store::dialing_hold::get(&mut tx).await?.is_some() {
+            tx.rollback().await.map_err(store::StoreError::from)?;
+            return Ok(Vec::new());
+        }
         let calls = store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now()).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         Ok(calls)
@@ -237,9 +243,13 @@ impl Service {
                 Err(e) => {
                     if let ProviderError::Unauthorized { status, .. } = &e {
                         tracing::error!(error = %e, "provider refused our credentials; check the account SID and auth token");
-                        self.set_hold(Some(format!(
+                        let why = format!(
                             "the provider refused our credentials (HTTP {status}); check the account SID and auth token"
-                        )));
+                        );
+                        // The refusal is recorded whatever happens to the hold.
+                        if let Err(e) = self.set_hold(Some(why)).await {
+                            tracing::error!(error = %e, "could not hold dialling");
+                        }
                     }
                     return refused(call, provider::create_error_text(&e));
                 }
@@ -312,23 +322,27 @@ impl Service {
     }
 
     /// Why dialling is held, if it is: after the provider refused our credentials (401/403)
-    /// the dialer claims nothing more, so queued calls wait instead of all ending `errored`,
-    /// until `probe_provider` sees the credentials accepted again.
-    pub fn dialing_held(&self) -> Option<String> {
-        self.dialing_hold()
-            .lock()
-            .map(|h| h.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+    /// no process on the database file claims a call, so queued calls wait instead of all
+    /// ending `errored`, until `probe_provider` (in any process) sees the credentials accepted
+    /// again. Read from the database (one primary-key lookup); publishes `DialingHeld` when it
+    /// differs from what this process saw last, so a hold set or released by another process
+    /// reaches this one's listeners (the TUI) too.
+    pub async fn dialing_held(&self) -> Result<Option<String>> {
+        let hold = {
+            let mut conn = self.store().read().await?;
+            store::dialing_hold::get(&mut conn).await?
+        };
+        let why = hold.map(|h| h.reason);
+        self.saw_hold(why.clone());
+        Ok(why)
     }
 
-    fn set_hold(&self, why: Option<String>) {
+    /// Notes the hold as seen in (or written to) the database; publishes when it changed.
+    fn saw_hold(&self, why: Option<String>) {
         let changed = {
-            let mut hold = self
-                .dialing_hold()
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            let changed = *hold != why;
-            *hold = why.clone();
+            let mut seen = self.hold_seen().lock().unwrap_or_else(|p| p.into_inner());
+            let changed = *seen != why;
+            *seen = why.clone();
             changed
         };
         if changed {
@@ -336,14 +350,31 @@ impl Service {
         }
     }
 
+    /// Holds dialling for `why`, or frees it (`None`), for every process on the file.
+    async fn set_hold(&self, why: Option<String>) -> Result<()> {
+        {
+            let mut conn = self.store().read().await?;
+            match &why {
+                Some(reason) => {
+                    store::dialing_hold::set(&mut conn, reason, &self.now()).await?;
+                }
+                None => {
+                    store::dialing_hold::clear(&mut conn).await?;
+                }
+            }
+        }
+        self.saw_hold(why);
+        Ok(())
+    }
+
     /// While dialling is held, asks the provider something harmless (a list of calls, a GET)
-    /// and releases the hold when it answers.
-    pub async fn probe_provider(&self) {
-        if self.dialing_held().is_none() {
-            return;
+    /// and releases the hold when it answers. Does nothing when another process released it.
+    pub async fn probe_provider(&self) -> Result<()> {
+        if self.dialing_held().await?.is_none() {
+            return Ok(());
         }
         let Some(provider) = self.dialing().provider.clone() else {
-            return;
+            return Ok(());
         };
         match provider
             .list_calls("+10000000000", self.clock().now())
@@ -351,12 +382,13 @@ impl Service {
         {
             Ok(_) => {
                 tracing::info!("the provider accepts our credentials again; dialling resumes");
-                self.set_hold(None);
+                self.set_hold(None).await?;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "dialling still held: the provider refused a check");
             }
         }
+        Ok(())
     }
 }
 

@@ -60,8 +60,9 @@ struct Inner {
     dialing: Dialing,
     events: broadcast::Sender<ServiceEvent>,
     wake: Wake,
-    /// Why dialling is held (the provider refused our credentials), if it is.
-    dialing_hold: std::sync::Mutex<Option<String>>,
+    /// The dialling hold as this process last saw it in the database (where it lives, shared
+    /// by every process on the file), so `DialingHeld` is published when it changes.
+    hold_seen: std::sync::Mutex<Option<String>>,
     /// The webhooks' group-commit writer, started on first use (inside the runtime).
     webhooks: OnceLock<GroupCommit<remote_events::WebhookJob>>,
 }
@@ -96,7 +97,7 @@ impl Service {
                 dialing,
                 events,
                 wake,
-                dialing_hold: std::sync::Mutex::new(None),
+                hold_seen: std::sync::Mutex::new(None),
                 webhooks: OnceLock::new(),
             }),
         }
@@ -127,8 +128,8 @@ impl Service {
         &self.inner.wake
     }
 
-    pub(crate) fn dialing_hold(&self) -> &std::sync::Mutex<Option<String>> {
-        &self.inner.dialing_hold
+    pub(crate) fn hold_seen(&self) -> &std::sync::Mutex<Option<String>> {
+        &self.inner.hold_seen
     }
 
     pub(crate) fn webhook_writer(&self) -> &GroupCommit<remote_events::WebhookJob> {

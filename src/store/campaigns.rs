@@ -29,7 +29,6 @@ pub struct Attempts<'a> {
     pub cutoffs: &'a [String],
     pub remote_request_params: &'a str,
     pub call_flow_logic: Option<&'a str>,
-    pub limit: i64,
 }
 
 /// Creates up to `limit` queued calls for participations that need one: retries first (last
@@ -38,14 +37,19 @@ pub struct Attempts<'a> {
 /// summary, so a tick costs what it queues, not the size of the campaign. Run it inside a
 /// write transaction (BEGIN IMMEDIATE): the candidates read are then still candidates when the
 /// calls are inserted, so two runners never create the same attempt (the attempt number is
-/// also unique per participation).
-pub async fn queue_attempts(conn: &mut Conn, a: &Attempts<'_>, now: &str) -> Result<u64> {
+/// also unique per participation); count `in_flight` in the same transaction to size `limit`.
+pub async fn queue_attempts(
+    conn: &mut Conn,
+    a: &Attempts<'_>,
+    limit: i64,
+    now: &str,
+) -> Result<u64> {
     let mut ids: Vec<i64> = Vec::new();
     // Retries: one range per attempt count n (1 ≤ n < max), each with its own cut-off.
     if !a.retry_statuses.is_empty() {
         for (i, cutoff) in a.cutoffs.iter().enumerate() {
             let n = i as i64 + 1;
-            let room = a.limit - ids.len() as i64;
+            let room = limit - ids.len() as i64;
             if n >= a.max_attempts as i64 || room <= 0 {
                 break;
             }
@@ -70,7 +74,7 @@ pub async fn queue_attempts(conn: &mut Conn, a: &Attempts<'_>, now: &str) -> Res
             ids.extend(qb.build_query_scalar::<i64>().fetch_all(&mut *conn).await?);
         }
     }
-    let room = a.limit - ids.len() as i64;
+    let room = limit - ids.len() as i64;
     if room > 0 {
         let fresh: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM callout_participations WHERE callout_id = ? AND call_count = 0 ORDER BY id LIMIT ?",

@@ -16,6 +16,7 @@ pub mod callouts;
 pub mod campaigns;
 pub mod changes;
 pub mod contacts;
+pub mod dialing_hold;
 pub mod events;
 pub mod export;
 pub mod filter;

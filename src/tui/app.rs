@@ -54,6 +54,8 @@ pub struct App {
     pub flows: String,
     /// The import in flight (for the gauge) and the last import's report.
     pub csv: CsvState,
+    /// Why dialling is held (by this process or another on the database), if it is.
+    pub dialing_held: Option<String>,
 }
 
 impl App {
@@ -71,6 +73,7 @@ impl App {
             quit: false,
             flows,
             csv: CsvState::default(),
+            dialing_held: None,
         }
     }
 
@@ -241,9 +244,16 @@ impl App {
         self.pane().render(body, buf, theme);
         match &self.csv.import {
             Some(job) => status_bar::render_import(&job.path, &job.progress, msg, buf, theme),
-            None => status_bar::render_message(self.message.as_ref(), &self.info, msg, buf, theme),
+            None => status_bar::render_message(
+                self.message.as_ref(),
+                &self.info,
+                self.dialing_held.as_deref(),
+                msg,
+                buf,
+                theme,
+            ),
         }
-        status_bar::render_status(&self.info, status, buf, theme);
+        status_bar::render_status(&self.info, self.dialing_held.is_some(), status, buf, theme);
         status_bar::render_hints(&self.hint_bindings(), hints, buf, theme);
         for modal in &self.modals {
             match modal {

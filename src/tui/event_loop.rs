@@ -6,6 +6,7 @@
 use super::action::{Action, Nav};
 use super::app::App;
 use super::effects;
+use crate::service::ServiceEvent;
 use crossterm::event::{Event, KeyEventKind, MouseEventKind};
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
@@ -136,7 +137,12 @@ where
             }
             r = changes.recv(), if changes_open => {
                 match r {
-                    Ok(ev) => spawn(app.update(Action::ServiceChanged(ev))),
+                    Ok(ev) => {
+                        // A hold changes only the message and status lines: no pane reload
+                        // follows to draw them.
+                        dirty |= matches!(ev, ServiceEvent::DialingHeld(_));
+                        spawn(app.update(Action::ServiceChanged(ev)));
+                    }
                     Err(RecvError::Lagged(n)) => {
                         tracing::debug!(missed = n, "service events lagged; reloading");
                         spawn(app.update(Action::AllStale));
@@ -145,6 +151,7 @@ where
                 }
                 // Drain what else is queued, then reload once after a short pause.
                 while let Ok(ev) = changes.try_recv() {
+                    dirty |= matches!(ev, ServiceEvent::DialingHeld(_));
                     spawn(app.update(Action::ServiceChanged(ev)));
                 }
                 refresh_at.get_or_insert_with(|| Instant::now() + REFRESH_DELAY);
@@ -169,7 +176,9 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// Follows the service's change feed and reports each change (a write by another process, or
-/// by this one) as `AllStale`. Sends nothing while nothing changes.
+/// by this one) as `AllStale`. Sends nothing while nothing changes. On a change it also reads
+/// the dialling hold, which publishes `DialingHeld` when another process set or released it;
+/// the hold in place at start is reported at once.
 fn spawn_change_feed(
     service: crate::service::Service,
     tx: mpsc::UnboundedSender<Action>,
@@ -182,9 +191,19 @@ fn spawn_change_feed(
                 return;
             }
         };
+        // The service may have seen this hold before the TUI subscribed to its events.
+        if let Ok(Some(why)) = service.dialing_held().await {
+            let held = Action::ServiceChanged(ServiceEvent::DialingHeld(Some(why)));
+            if tx.send(held).is_err() {
+                return;
+            }
+        }
         loop {
             match feed.changed().await {
                 Ok(()) => {
+                    if let Err(e) = service.dialing_held().await {
+                        tracing::warn!(error = %e, "reading the dialling hold failed");
+                    }
                     if tx.send(Action::AllStale).is_err() {
                         return;
                     }

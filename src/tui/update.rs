@@ -325,6 +325,11 @@ impl App {
                 vec![]
             }
             A::ServiceChanged(ServiceEvent::DialingHeld(why)) => {
+                // The same hold may be reported twice (at start, and by the service).
+                if why == self.dialing_held {
+                    return vec![];
+                }
+                self.dialing_held = why.clone();
                 match why {
                     Some(why) => self.error(format!("dialling held: {why}")),
                     None => {

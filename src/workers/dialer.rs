@@ -4,7 +4,8 @@
 //! call's create request in its own task. A few requests may be in flight at once so a slow
 //! provider does not stop pacing; each call is claimed by exactly one worker in exactly one
 //! process (the claim is a conditional UPDATE recorded before the request is sent). After the
-//! provider refuses our credentials the dialler holds until a harmless request is accepted again.
+//! provider refuses our credentials dialling is held, in the database so every process on the
+//! file holds, until a harmless request (from any of them) is accepted again.
 
 use crate::service::{Sent, Service};
 use std::time::Duration;
@@ -14,6 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 /// Create requests in flight at once.
 pub const MAX_IN_FLIGHT: usize = 8;
+
+/// While dialling is held, how often the hold is read again between probes of the provider:
+/// a probe from another process may have released it.
+const HOLD_RECHECK: Duration = Duration::from_secs(2);
 
 /// A token bucket over `Instant`s: one call per `interval`, with at most `burst` saved up.
 struct Pacer {
@@ -81,8 +86,19 @@ pub async fn run(service: Service, cancel: CancellationToken) {
         }
         while tasks.try_join_next().is_some() {}
 
-        // Wait for something to do: a free request slot, then a pacing slot.
-        let held = service.dialing_held().is_some();
+        // Wait for something to do: a free request slot, then a pacing slot. The hold lives in
+        // the database: one process's refused credentials hold every process on the file.
+        let held = match service.dialing_held().await {
+            Ok(why) => why.is_some(),
+            Err(e) => {
+                tracing::error!(error = %e, "reading the dialling hold failed");
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            }
+        };
         let free = MAX_IN_FLIGHT - in_flight;
         let now = Instant::now();
         if !held {
@@ -94,10 +110,12 @@ pub async fn run(service: Service, cancel: CancellationToken) {
             pacer.available(now).min(free)
         };
         if may == 0 {
-            // Held: the next probe. No free slot: only a finished request wakes us. Else the
-            // next pacing slot.
+            // Held: the next probe, or sooner the next look at the hold (another process may
+            // release it). No free slot: only a finished request wakes us. Else the next
+            // pacing slot.
             let until = if held {
-                Some(*probe_at.get_or_insert(now + service.dialing().poll_interval))
+                let probe = *probe_at.get_or_insert(now + service.dialing().poll_interval);
+                Some(probe.min(now + HOLD_RECHECK))
             } else if free == 0 {
                 None
             } else {
@@ -115,9 +133,11 @@ pub async fn run(service: Service, cancel: CancellationToken) {
                 _ = timer => {
                     // Held after the provider refused our credentials: claim nothing (queued
                     // calls wait) and ask again every poll interval.
-                    if held {
+                    if held && probe_at.is_some_and(|t| t <= Instant::now()) {
                         probe_at = None;
-                        service.probe_provider().await;
+                        if let Err(e) = service.probe_provider().await {
+                            tracing::error!(error = %e, "probing the provider failed");
+                        }
                     }
                 }
             }

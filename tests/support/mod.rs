@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_provider;
+pub mod serve;
 
 use scfm::config::Config;
 use scfm::startup::Running;

@@ -83,9 +83,11 @@ pub fn render_tabs(focus: PaneId, info: &Info, area: Rect, buf: &mut Buffer, the
     }
 }
 
+/// The last message; without one, why dialling is held or off, if it is.
 pub fn render_message(
     message: Option<&Message>,
     info: &Info,
+    held: Option<&str>,
     area: Rect,
     buf: &mut Buffer,
     theme: &Theme,
@@ -96,18 +98,23 @@ pub fn render_message(
             Span::raw(format!("{} (log: {})", m.text, info.log_path)),
         ]),
         Some(m) => Line::raw(m.text.clone()),
-        None => match &info.missing_credentials {
-            Some(missing) => Line::from(vec![
+        None => match (held, &info.missing_credentials) {
+            (Some(why), _) => Line::from(vec![
+                Span::styled("dialling held: ", theme.warning()),
+                Span::raw(why.to_string()),
+            ]),
+            (None, Some(missing)) => Line::from(vec![
                 Span::styled("dialling off: ", theme.warning()),
                 Span::raw(missing.clone()),
             ]),
-            None => Line::raw(""),
+            (None, None) => Line::raw(""),
         },
     };
     buf.set_line(area.x, area.y, &line, area.width);
 }
 
-pub fn render_status(info: &Info, area: Rect, buf: &mut Buffer, theme: &Theme) {
+/// `held`: dialling is held (the provider refused our credentials, here or in another process).
+pub fn render_status(info: &Info, held: bool, area: Rect, buf: &mut Buffer, theme: &Theme) {
     let mut spans = Vec::new();
     if info.simulated {
         spans.push(Span::styled(" SIMULATION ", theme.simulation()));
@@ -122,6 +129,8 @@ pub fn render_status(info: &Info, area: Rect, buf: &mut Buffer, theme: &Theme) {
         ""
     } else if info.missing_credentials.is_some() {
         ": no credentials"
+    } else if held {
+        ": dialling held"
     } else {
         ": credentials set"
     };

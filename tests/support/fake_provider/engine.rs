@@ -20,7 +20,8 @@ fn call_secs(config: &FakeConfig, secs: f64) -> Duration {
     config.tick.mul_f64(secs.max(0.0))
 }
 
-/// Put a new call in the store, assigning its CPS queue slot.
+/// Put a new call in the store, assigning its CPS queue slot and noting how many calls are in
+/// flight with it.
 pub(super) fn admit(shared: &Shared, config: &FakeConfig, mut call: FakeCall) -> FakeCall {
     let mut state = shared.state();
     if let Some(cps) = config.cps.filter(|c| *c > 0.0) {
@@ -31,6 +32,8 @@ pub(super) fn admit(shared: &Shared, config: &FakeConfig, mut call: FakeCall) ->
         call.queue_time_ms =
             (wait.as_secs_f64() / config.tick.as_secs_f64().max(1e-9) * 1000.0) as u64;
     }
+    // Counted under the same lock that every status change takes.
+    call.in_flight_at_create = 1 + state.calls.iter().filter(|c| !c.is_final()).count();
     state.calls.push(call.clone());
     call
 }

@@ -73,6 +73,9 @@ pub struct FakeCall {
     pub ghost: bool,
     pub next_sequence: u32,
     pub transcript: Vec<TranscriptEntry>,
+    /// Calls the fake held in flight (created and not yet final) once this one was created,
+    /// this one included: what a provider's concurrency limit counts.
+    pub in_flight_at_create: usize,
 }
 
 impl FakeCall {
@@ -232,6 +235,16 @@ impl FakeProvider {
     }
     pub fn webhooks(&self) -> Vec<WebhookRecord> {
         self.shared.state().webhooks.clone()
+    }
+    /// For each call created, in order: how many calls were in flight at the fake right after
+    /// its create (see `FakeCall::in_flight_at_create`).
+    pub fn in_flight_at_creates(&self) -> Vec<usize> {
+        self.shared
+            .state()
+            .calls
+            .iter()
+            .map(|c| c.in_flight_at_create)
+            .collect()
     }
     /// Calls actually created (dialled) to `to`, ghost calls included.
     pub fn creates_for(&self, to: &str) -> usize {

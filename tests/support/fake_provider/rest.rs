@@ -397,6 +397,7 @@ fn create(shared: &Arc<Shared>, config: &FakeConfig, form: &[(String, String)]) 
         ghost: false,
         next_sequence: 0,
         transcript: Vec::new(),
+        in_flight_at_create: 0,
     };
     let call = engine::admit(shared, config, call);
     let body = resources::call_json(config, &call);
