@@ -3,7 +3,9 @@
 //!   conditional claim in action);
 //! - a campaign with `max_concurrent_calls`: the calls the fake holds in flight never exceed it,
 //!   though both processes' campaign runners queue calls (the count is taken inside the write
-//!   transaction that queues them), and every participation is called exactly once.
+//!   transaction that queues them), and every participation is called exactly once;
+//! - three processes started at the same moment on a new file all come up: one applies the
+//!   migrations, the others wait for its migration lock and find nothing left to apply.
 
 #![allow(clippy::unwrap_used)]
 
@@ -221,10 +223,8 @@ async fn two_processes_keep_a_campaign_within_max_concurrent_calls() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shared.sqlite3");
     let (pa, pb) = (serve::free_port(), serve::free_port());
-    // Migrated first (two processes migrating one fresh file at once trip over each other),
-    // then both started together, so their campaign runners' once-a-second passes come close
-    // together.
-    scfm::store::Store::open(&db).await.unwrap().close().await;
+    // Both started together on the fresh file (the migration lock makes one wait for the
+    // other's migrations), so their campaign runners' once-a-second passes come close together.
     let mut a = Serve::spawn(
         campaign_command(&db, pa, pa, &fake),
         pa,
@@ -380,7 +380,6 @@ async fn a_refused_credential_in_one_process_holds_both() {
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shared.sqlite3");
-    scfm::store::Store::open(&db).await.unwrap().close().await;
     let (pa, pb) = (serve::free_port(), serve::free_port());
     let mut a = Serve::spawn(
         hold_command(&db, pa, &fakes[0]),
@@ -480,4 +479,48 @@ async fn a_refused_credential_in_one_process_holds_both() {
         after.iter().all(|n| *n > 0),
         "both processes dial again: {after:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_started_together_on_a_new_file_all_come_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fresh.sqlite3");
+    let ports = [serve::free_port(), serve::free_port(), serve::free_port()];
+    let mut servers: Vec<Serve> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, &port)| {
+            Serve::spawn(
+                serve::command(&db, port),
+                port,
+                dir.path().join(format!("{i}.log")),
+            )
+        })
+        .collect();
+    for s in &mut servers {
+        s.wait_up().await;
+    }
+    // One schema, every migration applied once: each server reads and writes the same file.
+    servers[0]
+        .post_json("/api/contacts", json!({"msisdn": "+85512000001"}))
+        .await;
+    for s in &servers {
+        let contacts = s.get_json("/api/contacts").await;
+        assert_eq!(contacts.as_array().map(Vec::len), Some(1), "{contacts}");
+    }
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let applied: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT version, count(*) FROM _sqlx_migrations GROUP BY version HAVING count(*) > 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(applied.is_empty(), "migrations applied twice: {applied:?}");
+    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE NOT success")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(failed, 0);
 }

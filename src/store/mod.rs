@@ -110,6 +110,35 @@ pub(crate) fn transition_sql(
     qb
 }
 
+/// Takes an exclusive lock on `<database>-migrate.lock` (created beside the database, kept), held
+/// until the returned file is dropped. Blocking, so it waits on a blocking thread. Where the lock
+/// file can be neither created nor opened (a read-only directory), there is no lock: such a
+/// database can only be opened if nothing is left to migrate, so there is nothing to race.
+async fn migration_lock(db: &Path) -> Result<Option<std::fs::File>> {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-migrate.lock");
+    let lock_path = PathBuf::from(name);
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            // A read-only file (or directory) still takes a lock through a read-only handle.
+            .or_else(|_| std::fs::File::open(&lock_path));
+        match file {
+            Ok(file) => file.lock().map(|()| Some(file)),
+            Err(e) => {
+                tracing::debug!(error = %e, path = %lock_path.display(), "no migration lock");
+                Ok(None)
+            }
+        }
+    })
+    .await
+    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    locked.map_err(|e| StoreError::Unavailable(format!("migration lock: {e}")))
+}
+
 /// The database handle: a small pool of connections over one SQLite file, plus any group-commit
 /// writers started on it (each with its own connection).
 #[derive(Clone, Debug)]
@@ -142,10 +171,15 @@ impl Store {
             .min_connections(1)
             .connect_with(options.clone())
             .await?;
+        // sqlx takes no lock around SQLite migrations: two processes started together on a new
+        // (or older) file would both apply the same migration and one would fail. The file lock
+        // makes the second wait, then find nothing left to apply.
+        let lock = migration_lock(path).await?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(sqlx::Error::Migrate(Box::new(e))))?;
+        drop(lock);
         let store = Store {
             pool,
             path: path.to_path_buf(),
