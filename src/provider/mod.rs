@@ -29,15 +29,6 @@ impl ProviderKind {
         }
     }
 
-    /// Case-insensitive `twilio` / `somleng` (the `PLATFORM_PROVIDER` values).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "twilio" => Some(ProviderKind::Twilio),
-            "somleng" => Some(ProviderKind::Somleng),
-            _ => None,
-        }
-    }
-
     /// The base URL of the provider's REST API when none is configured: Twilio has one public
     /// API host; Somleng has none to assume (each carrier runs its own), so a Somleng account
     /// without `SOMLENG_CLIENT_REST_API_BASE_URL` dials nowhere rather than sending its SID and
