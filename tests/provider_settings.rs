@@ -69,33 +69,10 @@ impl StandIn {
     }
 }
 
-/// A contact, a callout, a participation and a call for `msisdn`, queued; returns the call id.
+/// A new callout with one participation for `msisdn` and its call, queued; returns the call id.
 async fn queue_a_call(s: &Serve, msisdn: &str) -> i64 {
-    let contact = s
-        .post_json("/api/contacts", json!({ "msisdn": msisdn }))
-        .await;
     let callout = s.post_json("/api/callouts", json!({})).await;
-    let cp = s
-        .post_json(
-            &format!("/api/callouts/{}/callout_participations", callout["id"]),
-            json!({ "contact_id": contact["id"] }),
-        )
-        .await;
-    let call = s
-        .post_json(
-            &format!("/api/callout_participations/{}/phone_calls", cp["id"]),
-            json!({"remote_request_params": {"from": "345", "url": "https://example.org/t.xml"}}),
-        )
-        .await;
-    let id = call["id"].as_i64().unwrap();
-    let v = s
-        .post_json(
-            &format!("/api/phone_calls/{id}/phone_call_events"),
-            json!({"event": "queue"}),
-        )
-        .await;
-    assert_eq!(v["status"], "queued", "{v}");
-    id
+    s.queue_call(callout["id"].as_i64().unwrap(), msisdn).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -321,33 +321,6 @@ fn hold_command(db: &std::path::Path, port: u16, fake: &FakeProvider) -> Command
     cmd
 }
 
-/// A contact in callout 1 and a queued call to `msisdn`, made through `s`; returns the call id.
-async fn queue_call(s: &Serve, msisdn: &str) -> i64 {
-    let contact = s
-        .post_json("/api/contacts", json!({ "msisdn": msisdn }))
-        .await;
-    let cp = s
-        .post_json(
-            "/api/callouts/1/callout_participations",
-            json!({ "contact_id": contact["id"] }),
-        )
-        .await;
-    let call = s
-        .post_json(
-            &format!("/api/callout_participations/{}/phone_calls", cp["id"]),
-            json!({"remote_request_params": {"from": "345", "url": "https://example.org/t.xml"}}),
-        )
-        .await;
-    let v = s
-        .post_json(
-            &format!("/api/phone_calls/{}/phone_call_events", call["id"]),
-            json!({"event": "queue"}),
-        )
-        .await;
-    assert_eq!(v["status"], "queued", "{v}");
-    call["id"].as_i64().unwrap()
-}
-
 fn creates(fake: &FakeProvider) -> usize {
     fake.requests()
         .iter()
@@ -396,7 +369,7 @@ async fn a_refused_credential_in_one_process_holds_both() {
     let procs = [&a, &b];
 
     a.post_json("/api/callouts", json!({})).await;
-    let first = queue_call(&a, "+85515900000").await;
+    let first = a.queue_call(1, "+85515900000").await;
     let v = a
         .wait_for(&format!("/api/phone_calls/{first}"), 20, |v| {
             v["status"] != "queued"
@@ -415,7 +388,7 @@ async fn a_refused_credential_in_one_process_holds_both() {
     // Calls queued through the process that did not meet the 401, after the hold was set.
     let numbers: Vec<String> = (1..=HELD).map(|i| format!("+8551590{i:04}")).collect();
     for n in &numbers {
-        queue_call(procs[y], n).await;
+        procs[y].queue_call(1, n).await;
     }
     // Both processes are held: each asks its provider (and is refused) every second, twice.
     let deadline = Instant::now() + Duration::from_secs(30);

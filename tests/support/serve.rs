@@ -118,6 +118,35 @@ impl Serve {
         r.json().await.expect("json")
     }
 
+    /// A contact for `msisdn`, its participation in callout `callout_id` and a call, queued
+    /// through the API (the `queue` event); returns the call's id.
+    pub async fn queue_call(&self, callout_id: i64, msisdn: &str) -> i64 {
+        let contact = self
+            .post_json("/api/contacts", serde_json::json!({ "msisdn": msisdn }))
+            .await;
+        let cp = self
+            .post_json(
+                &format!("/api/callouts/{callout_id}/callout_participations"),
+                serde_json::json!({ "contact_id": contact["id"] }),
+            )
+            .await;
+        let call = self
+            .post_json(
+                &format!("/api/callout_participations/{}/phone_calls", cp["id"]),
+                serde_json::json!({"remote_request_params": {"from": "345", "url": "https://example.org/t.xml"}}),
+            )
+            .await;
+        let id = call["id"].as_i64().expect("call id");
+        let v = self
+            .post_json(
+                &format!("/api/phone_calls/{id}/phone_call_events"),
+                serde_json::json!({"event": "queue"}),
+            )
+            .await;
+        assert_eq!(v["status"], "queued", "{v}");
+        id
+    }
+
     /// POST a JSON body to `path`, asserting success; returns the answer.
     pub async fn post_json(&self, path: &str, body: Value) -> Value {
         let r = self
