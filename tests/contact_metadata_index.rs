@@ -31,7 +31,7 @@ type SideRow = (String, String, i64);
 /// The side table equals one row per top-level string member of every contact, and no import
 /// backlog is left.
 async fn assert_consistent(svc: &Service, when: &str) {
-    let pool = svc.store().pool();
+    let pool = svc.store().sqlite_pool().expect("a SQLite store");
     let side: Vec<SideRow> =
         sqlx::query_as("SELECT key, value, contact_id FROM contact_metadata ORDER BY 1, 2, 3")
             .fetch_all(pool)
@@ -258,7 +258,7 @@ async fn side_table_filters_equal_the_scan() {
     filters.push(json!({"metadata": {"province": "Kandal", "$": "Kandal"}}));
     filters.push(json!({"metadata": {"province": "Kandal"}, "msisdn": "+85512000007"}));
 
-    let pool = svc.store().pool().clone();
+    let pool = svc.store().sqlite_pool().expect("a SQLite store").clone();
     let mut hits = 0;
     for q in &filters {
         let f = Filter::parse(Family::Contact, Some(q));
@@ -348,7 +348,7 @@ async fn leftover_backlog_is_filled_on_open() {
         )
         .await;
     }
-    let pool = svc.store().pool().clone();
+    let pool = svc.store().sqlite_pool().expect("a SQLite store").clone();
     sqlx::query("INSERT INTO contact_metadata_backlog (id, after_id) VALUES (1, 10)")
         .execute(&pool)
         .await

@@ -5,9 +5,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+use scfm::on_engine;
 use scfm::store::group_commit::{Done, GroupCommit, Job};
-use scfm::store::{Conn, Store, StoreError};
+use scfm::store::{Engine, Store, StoreError};
 use sqlx::Connection;
+use sqlx::SqliteConnection as Conn;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -27,11 +29,12 @@ enum Step {
 
 struct TestJob(Step);
 
-async fn insert(conn: &mut Conn, k: &str) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO t (k) VALUES (?)")
+async fn insert(conn: &mut Engine<'_>, k: &str) -> Result<(), StoreError> {
+    on_engine!(conn, ex => sqlx::query("INSERT INTO t (k) VALUES ($1)")
         .bind(k)
-        .execute(&mut *conn)
-        .await?;
+        .execute(ex)
+        .await
+        .map(|_| ()))?;
     Ok(())
 }
 
@@ -39,7 +42,7 @@ impl Job for TestJob {
     type Output = &'static str;
     type Error = StoreError;
 
-    async fn run(self, conn: &mut Conn) -> Result<Done<&'static str>, StoreError> {
+    async fn run(self, conn: &mut Engine<'_>) -> Result<Done<&'static str>, StoreError> {
         match self.0 {
             Step::Insert(k) => {
                 insert(conn, k).await?;
@@ -61,12 +64,14 @@ impl Job for TestJob {
             }
             Step::BreakCommit(k) => {
                 insert(conn, k).await?;
-                sqlx::query("PRAGMA defer_foreign_keys = ON")
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("INSERT INTO child (parent_id) VALUES (424242)")
-                    .execute(&mut *conn)
-                    .await?;
+                on_engine!(conn, ex => sqlx::query("PRAGMA defer_foreign_keys = ON")
+                    .execute(ex)
+                    .await
+                    .map(|_| ()))?;
+                on_engine!(conn, ex => sqlx::query("INSERT INTO child (parent_id) VALUES (424242)")
+                    .execute(ex)
+                    .await
+                    .map(|_| ()))?;
                 Ok(Done::Keep(k))
             }
         }
@@ -81,7 +86,7 @@ async fn setup() -> (tempfile::TempDir, Store) {
          CREATE TABLE parent (id INTEGER PRIMARY KEY); \
          CREATE TABLE child (parent_id INTEGER NOT NULL REFERENCES parent (id));",
     )
-    .execute(store.pool())
+    .execute(store.sqlite_pool().expect("a SQLite store"))
     .await
     .unwrap();
     (dir, store)

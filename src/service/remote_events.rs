@@ -91,7 +91,7 @@ impl Job for WebhookJob {
     type Output = Applied;
     type Error = Error;
 
-    async fn run(self, conn: &mut store::Conn) -> Result<Done<Applied>> {
+    async fn run(self, conn: &mut store::Engine<'_>) -> Result<Done<Applied>> {
         let applied = self.service.apply_webhook(conn, &self.req).await?;
         Ok(if applied.keep {
             Done::Keep(applied)
@@ -127,7 +127,11 @@ impl Service {
 
     /// One webhook against a connection inside a write transaction: find (or create) the call,
     /// store the event once, move the call on, and run its flow. The caller commits.
-    async fn apply_webhook(&self, tx: &mut store::Conn, req: &WebhookRequest) -> Result<Applied> {
+    async fn apply_webhook(
+        &self,
+        tx: &mut impl store::Handle,
+        req: &WebhookRequest,
+    ) -> Result<Applied> {
         let mut details = Map::new();
         for (k, v) in &req.params {
             if k != "format" {
@@ -298,7 +302,7 @@ impl Service {
 
     async fn new_inbound_call(
         &self,
-        tx: &mut store::Conn,
+        tx: &mut impl store::Handle,
         details: &Map<String, Value>,
         now: &str,
         changed: &mut Vec<ServiceEvent>,
@@ -342,7 +346,7 @@ impl Service {
     #[allow(clippy::too_many_arguments)]
     async fn run_flow(
         &self,
-        tx: &mut store::Conn,
+        tx: &mut impl store::Handle,
         call: &PhoneCall,
         flow: &call_flow::flow::Flow,
         details: &Map<String, Value>,
@@ -434,7 +438,7 @@ impl Service {
     #[allow(clippy::too_many_arguments)]
     async fn step_survey(
         &self,
-        tx: &mut store::Conn,
+        tx: &mut impl store::Handle,
         call: &PhoneCall,
         logic: &str,
         survey: avf::Survey,

@@ -314,13 +314,16 @@ pub async fn seed_campaign(service: &Service) -> i64 {
     ];
     let mut tx = service.store().write().await.unwrap();
     for (call, (status, response)) in calls.iter().zip(outcomes) {
-        sqlx::query("UPDATE phone_calls SET status = ?, remote_response = ? WHERE id = ?")
-            .bind(status)
-            .bind(response)
-            .bind(call.id)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        scfm::on_engine!(&mut tx, ex => sqlx::query(
+            "UPDATE phone_calls SET status = $1, remote_response = $2 WHERE id = $3",
+        )
+        .bind(status)
+        .bind(response)
+        .bind(call.id)
+        .execute(ex)
+        .await
+        .map(|_| ()))
+        .unwrap();
     }
     tx.commit().await.unwrap();
     callout.id
