@@ -4,6 +4,7 @@
 use crate::call_flow::Registry;
 use crate::cli::Common;
 use crate::domain::call_flow;
+use crate::store::Location;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -68,7 +69,7 @@ impl std::fmt::Debug for ApiAuth {
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub database: PathBuf,
+    pub database: Location,
     pub data_dir: PathBuf,
     pub listen: String,
     pub public_url: Option<String>,
@@ -114,7 +115,7 @@ impl Config {
         let database = c
             .database
             .clone()
-            .unwrap_or_else(|| data_dir.join("scfm.sqlite3"));
+            .unwrap_or_else(|| Location::Sqlite(data_dir.join("scfm.sqlite3")));
         let choice = match c.platform_provider.to_ascii_lowercase().as_str() {
             "twilio" | "" => ProviderChoice::Twilio,
             "somleng" => ProviderChoice::Somleng,
@@ -183,7 +184,7 @@ impl Config {
     pub fn for_tests(database: &Path) -> Config {
         let dir = database.parent().map(Path::to_path_buf).unwrap_or_default();
         Config {
-            database: database.to_path_buf(),
+            database: Location::Sqlite(database.to_path_buf()),
             data_dir: dir,
             listen: "127.0.0.1:0".into(),
             public_url: None,

@@ -96,7 +96,7 @@ async fn setup() -> (tempfile::TempDir, Store) {
 async fn keys(store: &Store) -> Vec<String> {
     let mut c = Conn::connect_with(
         &sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(store.path())
+            .filename(store.path().expect("a SQLite store"))
             .read_only(true),
     )
     .await
@@ -227,7 +227,7 @@ async fn every_answer_follows_its_commit_and_close_finishes_the_queue() {
     let mut tasks = Vec::new();
     for k in names.clone() {
         let w = writer.clone();
-        let path = store.path().to_path_buf();
+        let path = store.path().expect("a SQLite store").to_path_buf();
         tasks.push(tokio::spawn(async move {
             let got = w.submit(TestJob(Step::Insert(k))).await.unwrap();
             // As soon as the answer arrives, a fresh connection sees the row.

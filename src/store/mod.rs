@@ -22,6 +22,7 @@ pub mod export;
 pub mod filter;
 pub mod group_commit;
 pub mod import;
+pub mod location;
 mod page;
 pub mod participations;
 pub mod phone_calls;
@@ -35,8 +36,9 @@ use crate::domain::{
 
 use engine::Qb;
 pub use engine::{Conn, Db, Engine, Handle, Kind, Tx};
+pub use location::Location;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -154,7 +156,7 @@ pub(crate) fn transition_sql(
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
-    path: PathBuf,
+    location: Location,
     /// SQLite: how the group-commit writers open their own connections.
     options: Option<SqliteConnectOptions>,
     closed: CancellationToken,
@@ -162,8 +164,45 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database at `path`.
-    pub async fn open(path: &Path) -> Result<Store> {
+    /// Opens (creating if needed) and migrates the database at `location`: a SQLite file
+    /// (a path) or a PostgreSQL database (a `postgres://` URL; created if the server lacks it).
+    pub async fn open(location: impl Into<Location>) -> Result<Store> {
+        match location.into() {
+            Location::Sqlite(path) => Self::open_sqlite(&path).await,
+            Location::Postgres(url) => Self::open_postgres(url).await,
+        }
+    }
+
+    async fn open_postgres(url: String) -> Result<Store> {
+        use sqlx::migrate::MigrateDatabase;
+        if !sqlx::Postgres::database_exists(&url).await? {
+            if let Err(e) = sqlx::Postgres::create_database(&url).await {
+                // Another process may have created it meanwhile (42P04: duplicate database).
+                let dup = matches!(&e, sqlx::Error::Database(db) if db.code().as_deref() == Some("42P04"));
+                if !dup {
+                    return Err(e.into());
+                }
+            }
+        }
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect(&url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(sqlx::Error::Migrate(Box::new(e))))?;
+        Ok(Store {
+            db: Db::Postgres(pool),
+            location: Location::Postgres(url),
+            options: None,
+            closed: CancellationToken::new(),
+            writers: Arc::default(),
+        })
+    }
+
+    async fn open_sqlite(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -182,13 +221,13 @@ impl Store {
             .min_connections(1)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations")
+        sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(sqlx::Error::Migrate(Box::new(e))))?;
         let store = Store {
             db: Db::Sqlite(pool),
-            path: path.to_path_buf(),
+            location: Location::Sqlite(path.to_path_buf()),
             options: Some(options),
             closed: CancellationToken::new(),
             writers: Arc::default(),
@@ -198,13 +237,19 @@ impl Store {
         Ok(store)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    /// Which database this is, for people (the status bar): here the SQLite file's path.
+    /// The SQLite file (`None` on PostgreSQL).
+    pub fn path(&self) -> Option<&Path> {
+        self.location.sqlite_path()
+    }
+
+    /// Which database this is, for people (the status bar): the SQLite file's path, or the
+    /// PostgreSQL URL without its password.
     pub fn describe(&self) -> String {
-        self.path.display().to_string()
+        self.location.describe()
     }
 
     /// The SQLite pool, for tools and tests that inspect a SQLite database directly (`None` on

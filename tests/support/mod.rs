@@ -46,7 +46,11 @@ impl TestServer {
         TestServer {
             running: Some(running),
             base,
-            db: config.database.clone(),
+            db: config
+                .database
+                .sqlite_path()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
             config,
             dir,
             http: reqwest::Client::new(),
