@@ -179,12 +179,13 @@ impl Config {
         })
     }
 
-    /// A configuration for tests: a database file, a fixed API token, provider twilio without
-    /// credentials (as SCFM starts).
+    /// A configuration for tests: a database file (or, with `SCFM_TEST_DATABASE` set, a fresh
+    /// PostgreSQL database: see `Location::for_tests`), a fixed API token, provider twilio
+    /// without credentials (as SCFM starts).
     pub fn for_tests(database: &Path) -> Config {
         let dir = database.parent().map(Path::to_path_buf).unwrap_or_default();
         Config {
-            database: Location::Sqlite(database.to_path_buf()),
+            database: Location::for_tests(database),
             data_dir: dir,
             listen: "127.0.0.1:0".into(),
             public_url: None,

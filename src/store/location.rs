@@ -69,6 +69,33 @@ impl Location {
     }
 }
 
+impl Location {
+    /// The location as `DATABASE_URL` takes it, password included: for starting a child
+    /// process on the same database, never for printing.
+    pub fn as_url(&self) -> String {
+        match self {
+            Location::Sqlite(p) => format!("sqlite://{}", p.display()),
+            Location::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+/// Whether tests run on PostgreSQL (`SCFM_TEST_DATABASE` is set).
+pub fn testing_on_postgres() -> bool {
+    std::env::var(TEST_DATABASE_VAR).is_ok_and(|v| !v.is_empty())
+}
+
+/// For a test about SQLite itself (WAL, `data_version`, the side table, the file on disk):
+/// when tests run on PostgreSQL, says on stderr that `test` is skipped and why, and returns
+/// true; the test then returns at once. Never a silent skip.
+pub fn skip_on_postgres(test: &str, why: &str) -> bool {
+    if testing_on_postgres() {
+        eprintln!("SKIPPED on PostgreSQL: {test}: {why}");
+        return true;
+    }
+    false
+}
+
 impl std::fmt::Debug for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.describe())

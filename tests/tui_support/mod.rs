@@ -24,7 +24,11 @@ pub fn fixed_clock() -> Clock {
 
 pub async fn service_with(clock: Clock) -> (TempDir, Service) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("scfm.sqlite3")).await.unwrap();
+    let store = Store::open(scfm::store::Location::for_tests(
+        &dir.path().join("scfm.sqlite3"),
+    ))
+    .await
+    .unwrap();
     (dir, Service::new(store, clock, Registry::default()))
 }
 
