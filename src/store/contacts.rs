@@ -2,7 +2,7 @@
 
 use super::engine::{Engine, Handle, Kind, Qb, on_engine};
 use super::filter::{push_contact_filter, push_filter, side_table_pair};
-use super::{Contact, Page, Paged, Result};
+use super::{Contact, Page, Paged, Result, StoreError};
 use crate::domain::filter::Filter;
 
 const COLS: &str = "c.id, c.msisdn, c.metadata, c.created_at, c.updated_at";
@@ -202,24 +202,30 @@ pub async fn by_msisdn(conn: &mut impl Handle, msisdn: &str) -> Result<Option<Co
     .fetch_optional(ex).await)?)
 }
 
+/// Inserts a contact; a taken msisdn is [`StoreError::Unique`]. The msisdn is checked in the
+/// statement itself, so a refused insert uses up no id on either engine (a PostgreSQL identity
+/// would otherwise burn one per failed insert, and the next contact's id would skip it); the
+/// unique index still decides a race between two inserts.
 pub async fn insert(
     conn: &mut impl Handle,
     msisdn: &str,
     metadata: &str,
     now: &str,
 ) -> Result<Contact> {
-    Ok(on_engine!(conn, ex => sqlx::query_as(
-        "INSERT INTO contacts (msisdn, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4) \
+    on_engine!(conn, ex => sqlx::query_as(
+        "INSERT INTO contacts (msisdn, metadata, created_at, updated_at) \
+         SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM contacts WHERE msisdn = $1) \
          RETURNING id, msisdn, metadata, created_at, updated_at",
     )
     .bind(msisdn)
     .bind(metadata)
     .bind(now)
     .bind(now)
-    .fetch_all(ex).await)?
+    .fetch_all(ex)
+    .await)?
     .into_iter()
     .next()
-    .ok_or(sqlx::Error::RowNotFound)?)
+    .ok_or_else(|| StoreError::Unique("contacts.msisdn".into()))
 }
 
 pub async fn update(

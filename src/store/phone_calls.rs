@@ -413,24 +413,29 @@ pub async fn claim_for_dial(
     now: &str,
 ) -> Result<Vec<PhoneCall>> {
     let kind = conn.kind();
-    // A fresh random attempt id per row (32 hex digits); on PostgreSQL the candidates are
-    // locked, skipping rows another process is claiming right now.
-    let (attempt_id, lock) = match kind {
-        Kind::Sqlite => ("lower(hex(randomblob(16)))", ""),
-        Kind::Postgres => (
-            "replace(gen_random_uuid()::text, '-', '')",
-            " FOR UPDATE OF q SKIP LOCKED",
+    // The candidates: the oldest unclaimed queued calls, not held back by a paused campaign.
+    const CANDIDATES: &str = "SELECT q.id FROM phone_calls q WHERE q.status = 'queued' AND q.dial_attempt_id IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id \
+                         WHERE cp.id = q.callout_participation_id AND co.dialing_settings IS NOT NULL \
+                           AND co.status <> 'running') \
+         ORDER BY q.id LIMIT $2";
+    // A fresh random attempt id per row (32 hex digits). On PostgreSQL the candidates are locked,
+    // skipping rows another process is claiming right now, and taken once in a materialized CTE:
+    // as an `IN (…)` subquery the planner may run a `LIMIT … SKIP LOCKED` scan more than once
+    // and claim more than `limit` rows.
+    let sql = match kind {
+        Kind::Sqlite => format!(
+            "UPDATE phone_calls SET dial_attempt_id = lower(hex(randomblob(16))), dial_started_at = $1 \
+             WHERE id IN ({CANDIDATES}) AND status = 'queued' AND dial_attempt_id IS NULL RETURNING id"
+        ),
+        Kind::Postgres => format!(
+            "WITH picked AS MATERIALIZED ({CANDIDATES} FOR UPDATE OF q SKIP LOCKED) \
+             UPDATE phone_calls SET dial_attempt_id = replace(gen_random_uuid()::text, '-', ''), \
+                    dial_started_at = $1 \
+             WHERE id IN (SELECT id FROM picked) AND status = 'queued' AND dial_attempt_id IS NULL \
+             RETURNING id"
         ),
     };
-    let sql = format!(
-        "UPDATE phone_calls SET dial_attempt_id = {attempt_id}, dial_started_at = $1 \
-         WHERE id IN (SELECT q.id FROM phone_calls q WHERE q.status = 'queued' AND q.dial_attempt_id IS NULL \
-                      AND NOT EXISTS (SELECT 1 FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id \
-                                      WHERE cp.id = q.callout_participation_id AND co.dialing_settings IS NOT NULL \
-                                        AND co.status <> 'running') \
-                      ORDER BY q.id LIMIT $2{lock}) \
-           AND status = 'queued' AND dial_attempt_id IS NULL RETURNING id"
-    );
     let ids: Vec<i64> = on_engine!(conn, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
     .bind(now)
     .bind(limit)
@@ -577,17 +582,20 @@ pub async fn lease_for_poll(
     lease_until: &str,
     limit: i64,
 ) -> Result<Vec<PhoneCall>> {
-    let lock = match conn.kind() {
-        Kind::Sqlite => "",
-        Kind::Postgres => " FOR UPDATE SKIP LOCKED",
-    };
-    let sql = format!(
-        "UPDATE phone_calls SET next_poll_at = $2 WHERE id IN ( \
-           SELECT id FROM phone_calls WHERE remote_call_id IS NOT NULL AND ( \
+    const DUE: &str = "SELECT id FROM phone_calls WHERE remote_call_id IS NOT NULL AND ( \
              (status = 'remote_fetch_queued' AND (next_poll_at IS NULL OR next_poll_at <= $1)) OR \
              (status IN ('remotely_queued', 'in_progress') AND next_poll_at IS NOT NULL AND next_poll_at <= $1)) \
-           ORDER BY id LIMIT $3{lock}) RETURNING id"
-    );
+           ORDER BY id LIMIT $3";
+    // PostgreSQL: locked and taken once, as in `claim_for_dial`.
+    let sql = match conn.kind() {
+        Kind::Sqlite => {
+            format!("UPDATE phone_calls SET next_poll_at = $2 WHERE id IN ({DUE}) RETURNING id")
+        }
+        Kind::Postgres => format!(
+            "WITH due AS MATERIALIZED ({DUE} FOR UPDATE SKIP LOCKED) \
+             UPDATE phone_calls SET next_poll_at = $2 WHERE id IN (SELECT id FROM due) RETURNING id"
+        ),
+    };
     let ids: Vec<i64> = on_engine!(conn, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
     .bind(now)
     .bind(lease_until)
