@@ -84,7 +84,7 @@ async fn build_contacts(store: &Store, n: usize) -> Result<i64> {
     }
     let full_sql = insert_sql(CHUNK);
     let mut kandal = 0i64;
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.sqlite_pool().expect("a SQLite store").begin().await?;
     for chunk in order.chunks(CHUNK) {
         let sql = if chunk.len() == CHUNK {
             full_sql.clone()
@@ -208,7 +208,7 @@ async fn run_scfm(svc: &Service, w: Workload) -> Result<(i64, Duration)> {
     }
     let status: String = sqlx::query_scalar("SELECT status FROM batch_operations WHERE id = ?")
         .bind(op.id)
-        .fetch_one(svc.store().pool())
+        .fetch_one(svc.store().sqlite_pool().expect("a SQLite store"))
         .await?;
     if status != "finished" {
         bail!("batch operation {} ended {status:?}, not finished", op.id);
@@ -219,7 +219,12 @@ async fn run_scfm(svc: &Service, w: Workload) -> Result<(i64, Duration)> {
 /// The baseline: one hand-written INSERT … SELECT into a fresh callout (autocommit).
 async fn run_baseline(svc: &Service, w: Workload, ordered: bool) -> Result<(i64, Duration)> {
     let callout = svc.create_callout(Default::default()).await?;
-    let mut conn = svc.store().pool().acquire().await?;
+    let mut conn = svc
+        .store()
+        .sqlite_pool()
+        .expect("a SQLite store")
+        .acquire()
+        .await?;
     let start = Instant::now();
     sqlx::query(w.baseline_sql(ordered))
         .bind(callout.id)
@@ -237,7 +242,7 @@ async fn plan(svc: &Service, sql: &'static str) -> Result<String> {
             .bind(0)
             .bind(TS)
             .bind(TS)
-            .fetch_all(svc.store().pool())
+            .fetch_all(svc.store().sqlite_pool().expect("a SQLite store"))
             .await?;
     Ok(rows
         .into_iter()
@@ -276,7 +281,7 @@ async fn bench() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(&dir.path().join("bench.sqlite3")).await?;
     let sqlite_version: String = sqlx::query_scalar("SELECT sqlite_version()")
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool().expect("a SQLite store"))
         .await?;
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
@@ -354,7 +359,7 @@ async fn bench() -> Result<()> {
         let got: i64 =
             sqlx::query_scalar("SELECT count(*) FROM callout_participations WHERE callout_id = ?")
                 .bind(callout)
-                .fetch_one(svc.store().pool())
+                .fetch_one(svc.store().sqlite_pool().expect("a SQLite store"))
                 .await?;
         if got != expected {
             eprintln!(
@@ -366,7 +371,7 @@ async fn bench() -> Result<()> {
     let sql_kandal: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM contacts WHERE json_extract(metadata, '$.province') = 'Kandal'",
     )
-    .fetch_one(svc.store().pool())
+    .fetch_one(svc.store().sqlite_pool().expect("a SQLite store"))
     .await?;
     if sql_kandal != kandal {
         eprintln!("MISMATCH: {sql_kandal} Kandal contacts in SQL, {kandal} generated");

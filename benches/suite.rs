@@ -274,7 +274,7 @@ async fn insert_contacts(pool: &sqlx::SqlitePool, n: usize) -> Result<()> {
 
 async fn scalar(svc: &Service, sql: &'static str) -> Result<i64> {
     Ok(sqlx::query_scalar(sql)
-        .fetch_one(svc.store().pool())
+        .fetch_one(svc.store().sqlite_pool().expect("a SQLite store"))
         .await?)
 }
 
@@ -298,7 +298,7 @@ async fn run_op(svc: &Service, kind: &str, callout_id: Option<i64>, params: Valu
         svc.run_next_batch_operation().await?;
         let status: String = sqlx::query_scalar("SELECT status FROM batch_operations WHERE id = ?")
             .bind(op.id)
-            .fetch_one(svc.store().pool())
+            .fetch_one(svc.store().sqlite_pool().expect("a SQLite store"))
             .await?;
         if status == "finished" {
             return Ok(());
@@ -314,7 +314,7 @@ async fn participations(svc: &Service, callout: i64) -> Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT count(*) FROM callout_participations WHERE callout_id = ?")
             .bind(callout)
-            .fetch_one(svc.store().pool())
+            .fetch_one(svc.store().sqlite_pool().expect("a SQLite store"))
             .await?,
     )
 }
@@ -325,7 +325,7 @@ async fn participations(svc: &Service, callout: i64) -> Result<i64> {
 /// Makes inserts into `contacts` bare: no trigger filling the metadata side table.
 async fn bare_contacts(svc: &Service) -> Result<()> {
     sqlx::query("DROP TRIGGER contact_metadata_ai")
-        .execute(svc.store().pool())
+        .execute(svc.store().sqlite_pool().expect("a SQLite store"))
         .await?;
     Ok(())
 }
@@ -337,7 +337,12 @@ async fn row1(s: &Setup, rep: &mut Report, data: &Contacts) -> Result<Service> {
     let base = open(s.dir.path(), "baseline.sqlite3").await?;
     bare_contacts(&base).await?;
     let t = Instant::now();
-    let mut tx = base.store().pool().begin().await?;
+    let mut tx = base
+        .store()
+        .sqlite_pool()
+        .expect("a SQLite store")
+        .begin()
+        .await?;
     for (m, meta) in &data.rows {
         sqlx::query(
             "INSERT INTO contacts (msisdn, metadata, created_at, updated_at) VALUES (?, ?, ?, ?)",
@@ -363,7 +368,12 @@ async fn row1(s: &Setup, rep: &mut Report, data: &Contacts) -> Result<Service> {
     let base = open(s.dir.path(), "baseline2.sqlite3").await?;
     bare_contacts(&base).await?;
     let t = Instant::now();
-    let mut tx = base.store().pool().begin().await?;
+    let mut tx = base
+        .store()
+        .sqlite_pool()
+        .expect("a SQLite store")
+        .begin()
+        .await?;
     for chunk in data.rows.chunks(1000) {
         let mut sql =
             String::from("INSERT INTO contacts (msisdn, metadata, created_at, updated_at) VALUES ");
@@ -474,7 +484,7 @@ async fn row2(s: &Setup, rep: &mut Report, svc: &Service, kandal: i64) -> Result
                     .bind(callout.id)
                     .bind(TS)
                     .bind(TS)
-                    .execute(svc.store().pool())
+                    .execute(svc.store().sqlite_pool().expect("a SQLite store"))
                     .await?;
                 t_base.push(t.elapsed());
             }
@@ -585,7 +595,7 @@ async fn row4(s: &Setup, rep: &mut Report, svc: &Service) -> Result<()> {
     let theme = Theme::plain();
     let n = s.n as i64;
     let (min_id, max_id): (i64, i64) = sqlx::query_as("SELECT min(id), max(id) FROM contacts")
-        .fetch_one(svc.store().pool())
+        .fetch_one(svc.store().sqlite_pool().expect("a SQLite store"))
         .await?;
     let mid = min_id + n / 2;
     let mut fig = Vec::new();
@@ -919,7 +929,7 @@ async fn dispatch(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let running = scfm::startup::start(config, listener).await?;
     let svc = running.service.clone();
-    insert_contacts(svc.store().pool(), d).await?;
+    insert_contacts(svc.store().sqlite_pool().expect("a SQLite store"), d).await?;
     let callout = svc.create_callout(CalloutInput::default()).await?;
     run_op(&svc, "CalloutPopulation", Some(callout.id), json!({})).await?;
     run_op(
@@ -947,7 +957,7 @@ async fn dispatch(
         let (accepted, errored): (i64, i64) = sqlx::query_as(
             "SELECT count(remote_call_id), count(*) FILTER (WHERE status = 'errored') FROM phone_calls",
         )
-        .fetch_one(svc.store().pool())
+        .fetch_one(svc.store().sqlite_pool().expect("a SQLite store"))
         .await?;
         if accepted == d as i64 || errored > 0 || Instant::now() > deadline {
             rep.check(
@@ -1061,7 +1071,7 @@ async fn runner_tick(s: &Setup, rep: &mut Report) -> Result<()> {
             ..CalloutInput::default()
         })
         .await?;
-    let pool = svc.store().pool();
+    let pool = svc.store().sqlite_pool().expect("a SQLite store");
     insert_contacts(pool, p).await?;
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -1228,7 +1238,7 @@ async fn row7(s: &Setup, rep: &mut Report, svc: Service, kandal: i64) -> Result<
          ON c.id = p.callout_participation_id WHERE c.callout_id = ?",
     )
     .bind(callout.id)
-    .fetch_one(check.store().pool())
+    .fetch_one(check.store().sqlite_pool().expect("a SQLite store"))
     .await?;
     check.store().close().await;
     rep.check(

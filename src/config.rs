@@ -5,6 +5,7 @@ use crate::call_flow::Registry;
 use crate::cli::Common;
 use crate::domain::call_flow;
 use crate::provider::ProviderKind;
+use crate::store::Location;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -72,7 +73,7 @@ impl std::fmt::Debug for ApiAuth {
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub database: PathBuf,
+    pub database: Location,
     pub data_dir: PathBuf,
     pub listen: String,
     pub public_url: Option<String>,
@@ -131,7 +132,7 @@ impl Config {
         let database = c
             .database
             .clone()
-            .unwrap_or_else(|| data_dir.join("scfm.sqlite3"));
+            .unwrap_or_else(|| Location::Sqlite(data_dir.join("scfm.sqlite3")));
         let choice = match c.platform_provider.to_ascii_lowercase().as_str() {
             "twilio" | "" => ProviderChoice::Twilio,
             "somleng" => ProviderChoice::Somleng,
@@ -192,12 +193,13 @@ impl Config {
         })
     }
 
-    /// A configuration for tests: a database file, a fixed API token, provider twilio without
-    /// credentials (as SCFM starts).
+    /// A configuration for tests: a database file (or, with `SCFM_TEST_DATABASE` set, a fresh
+    /// PostgreSQL database: see `Location::for_tests`), a fixed API token, provider twilio
+    /// without credentials (as SCFM starts).
     pub fn for_tests(database: &Path) -> Config {
         let dir = database.parent().map(Path::to_path_buf).unwrap_or_default();
         Config {
-            database: database.to_path_buf(),
+            database: Location::for_tests(database),
             data_dir: dir,
             listen: "127.0.0.1:0".into(),
             public_url: None,

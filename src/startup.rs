@@ -155,7 +155,7 @@ pub async fn run_serve(mut config: Config) -> anyhow::Result<()> {
         tracing::info!(path = %path.display(), "API token (bearer) is in this file");
     }
     let listener = TcpListener::bind(&config.listen).await?;
-    tracing::info!(listen = %listener.local_addr()?, database = %config.database.display(), provider = ?config.provider.choice, "scfm serving");
+    tracing::info!(listen = %listener.local_addr()?, database = %config.database, provider = ?config.provider.choice, "scfm serving");
     let running = start(config, listener).await?;
     shutdown_signal().await;
     tracing::info!("shutting down");
@@ -216,7 +216,7 @@ pub async fn run_tui_on(
                 Ok(a) => format!("http://{a}"),
                 Err(_) => config.listen.clone(),
             };
-            tracing::info!(listen = %url, database = %config.database.display(), "scfm TUI serving");
+            tracing::info!(listen = %url, database = %config.database, "scfm TUI serving");
             let running = start_with(service.clone(), config.clone(), listener);
             (Some(running), Listen::Serving(url), notice)
         }

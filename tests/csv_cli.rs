@@ -10,7 +10,7 @@ use tempfile::TempDir;
 fn cli_import_then_export() {
     use std::process::Command;
     let dir = TempDir::new().unwrap();
-    let db = dir.path().join("cli.sqlite3");
+    let db = scfm::store::Location::for_tests(&dir.path().join("cli.sqlite3"));
     let input = dir.path().join("in.csv");
     std::fs::write(
         &input,
@@ -21,7 +21,7 @@ fn cli_import_then_export() {
         Command::new(env!("CARGO_BIN_EXE_scfm"))
             .args(args)
             .env("SCFM_DATA_DIR", dir.path())
-            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("DATABASE_URL", db.as_url())
             .env_remove("RUST_LOG")
             .output()
             .unwrap()

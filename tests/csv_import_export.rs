@@ -16,7 +16,11 @@ use std::io::Cursor;
 use tempfile::TempDir;
 
 async fn service(dir: &TempDir) -> Service {
-    let store = Store::open(&dir.path().join("scfm.sqlite3")).await.unwrap();
+    let store = Store::open(scfm::store::Location::for_tests(
+        &dir.path().join("scfm.sqlite3"),
+    ))
+    .await
+    .unwrap();
     Service::new(store, Clock::System, Registry::default())
 }
 
@@ -313,7 +317,11 @@ async fn export_callout_lists_attempts_final_status_and_answers() {
     use std::sync::Arc;
 
     let dir = TempDir::new().unwrap();
-    let store = Store::open(&dir.path().join("scfm.sqlite3")).await.unwrap();
+    let store = Store::open(scfm::store::Location::for_tests(
+        &dir.path().join("scfm.sqlite3"),
+    ))
+    .await
+    .unwrap();
     let dialing = Dialing {
         provider: Some(Arc::new(Simulator::new(1000.0))),
         provider_name: "simulator".into(),

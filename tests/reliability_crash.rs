@@ -139,6 +139,12 @@ fn msisdn(i: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_dash_nine_five_times_loses_nothing_and_dials_nobody_twice() {
+    if scfm::store::location::skip_on_postgres(
+        "kill_dash_nine_five_times_loses_nothing_and_dials_nobody_twice",
+        "kill -9 recovery is checked on the SQLite file (integrity_check); PostgreSQL crash tests are issue 12's next step",
+    ) {
+        return;
+    }
     let n: usize = if soak() { 2_000 } else { 300 };
     let seed: u64 = std::env::var("SCFM_CRASH_SEED")
         .ok()

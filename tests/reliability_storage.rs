@@ -129,6 +129,12 @@ fn assert_clear_503(status: u16, body: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disk_full_answers_503_keeps_the_file_intact_and_recovers() {
+    if scfm::store::location::skip_on_postgres(
+        "disk_full_answers_503_keeps_the_file_intact_and_recovers",
+        "disk-full and read-only faults are injected into the SQLite file",
+    ) {
+        return;
+    }
     if !have("prlimit") {
         eprintln!("SKIPPED: prlimit (util-linux) is not installed");
         return;
@@ -234,6 +240,12 @@ async fn disk_full_answers_503_keeps_the_file_intact_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_database_answers_503_and_keeps_serving_reads() {
+    if scfm::store::location::skip_on_postgres(
+        "a_read_only_database_answers_503_and_keeps_serving_reads",
+        "disk-full and read-only faults are injected into the SQLite file",
+    ) {
+        return;
+    }
     use std::os::unix::fs::PermissionsExt;
     let root = Command::new("id")
         .arg("-u")

@@ -287,7 +287,7 @@ async fn no_secret_in_debug_logs_or_error_bodies() {
         .arg("serve")
         .env(
             "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("s.sqlite3").display()),
+            scfm::store::Location::for_tests(&dir.path().join("s.sqlite3")).as_url(),
         )
         .env("SCFM_DATA_DIR", dir.path())
         .env("SCFM_LISTEN", format!("127.0.0.1:{port}"))

@@ -126,9 +126,11 @@ async fn dialing_settings_through_the_callout_form() {
 #[tokio::test]
 async fn a_campaign_on_the_simulator_reaches_everyone() {
     let dir = tempfile::tempdir().unwrap();
-    let store = scfm::store::Store::open(&dir.path().join("scfm.sqlite3"))
-        .await
-        .unwrap();
+    let store = scfm::store::Store::open(scfm::store::Location::for_tests(
+        &dir.path().join("scfm.sqlite3"),
+    ))
+    .await
+    .unwrap();
     let dialing = scfm::service::Dialing {
         provider: Some(Arc::new(scfm::provider::simulator::Simulator::new(200.0))),
         provider_name: "simulator".into(),

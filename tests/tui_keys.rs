@@ -192,9 +192,11 @@ async fn command_line_and_disabled_keys() {
 #[tokio::test]
 async fn start_a_callout_with_the_simulator_and_watch_calls_finish() {
     let dir = tempfile::tempdir().unwrap();
-    let store = scfm::store::Store::open(&dir.path().join("scfm.sqlite3"))
-        .await
-        .unwrap();
+    let store = scfm::store::Store::open(scfm::store::Location::for_tests(
+        &dir.path().join("scfm.sqlite3"),
+    ))
+    .await
+    .unwrap();
     let dialing = scfm::service::Dialing {
         provider: Some(Arc::new(scfm::provider::simulator::Simulator::new(200.0))),
         provider_name: "simulator".into(),

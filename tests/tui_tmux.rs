@@ -67,6 +67,12 @@ impl Drop for Session {
 
 #[test]
 fn tui_in_tmux() {
+    if scfm::store::location::skip_on_postgres(
+        "tui_in_tmux",
+        "starts scfm on a SQLite file from a shell line",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     let cmd = format!(
@@ -121,6 +127,12 @@ fn tui_in_tmux() {
 /// says why) and the database stays usable by the next start.
 #[test]
 fn sighup_restores_the_terminal_and_exits() {
+    if scfm::store::location::skip_on_postgres(
+        "sighup_restores_the_terminal_and_exits",
+        "starts scfm on a SQLite file from a shell line",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     let cmd = format!(

@@ -35,10 +35,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn(db: &std::path::Path, port: u16, fake: &FakeProvider) -> Proc {
+fn spawn(db: &scfm::store::Location, port: u16, fake: &FakeProvider) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_scfm"))
         .arg("serve")
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("DATABASE_URL", db.as_url())
         .env("SCFM_LISTEN", format!("127.0.0.1:{port}"))
         .env("SCFM_API_TOKEN", "t")
         .env("PLATFORM_PROVIDER", "twilio")
@@ -73,7 +73,7 @@ async fn wait_up(http: &reqwest::Client, base: &str) {
 async fn two_processes_never_dial_a_call_twice() {
     let fake = FakeProvider::start(FakeConfig::twilio()).await;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shared.sqlite3");
+    let db = scfm::store::Location::for_tests(&dir.path().join("shared.sqlite3"));
     let (pa, pb) = (free_port(), free_port());
     let _a = spawn(&db, pa, &fake);
     let a = format!("http://127.0.0.1:{pa}");

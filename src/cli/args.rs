@@ -1,6 +1,7 @@
 //! Command-line flags (clap), each with its environment variable. `main` turns them into a
 //! `Config`; nothing else reads the environment.
 
+use crate::store::Location;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -77,23 +78,17 @@ pub enum FlowsCommand {
     },
 }
 
-/// `DATABASE_URL=sqlite://PATH` or a plain path.
-fn parse_database(s: &str) -> Result<PathBuf, String> {
-    let path = s
-        .strip_prefix("sqlite://")
-        .or_else(|| s.strip_prefix("sqlite:"))
-        .unwrap_or(s);
-    if path.is_empty() {
-        return Err("empty database path".into());
-    }
-    Ok(PathBuf::from(path))
+/// `DATABASE_URL=sqlite://PATH`, a plain path, or `postgres://…` / `postgresql://…`.
+fn parse_database(s: &str) -> Result<Location, String> {
+    Location::parse(s)
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct Common {
-    /// SQLite database file (created and migrated on start). Default: scfm.sqlite3 in the data dir.
+    /// Database: a SQLite file path (or sqlite://PATH), or a PostgreSQL URL (postgres://…);
+    /// created and migrated on start. Default: scfm.sqlite3 in the data dir.
     #[arg(long, global = true, env = "DATABASE_URL", value_parser = parse_database)]
-    pub database: Option<PathBuf>,
+    pub database: Option<Location>,
     /// Address the HTTP server listens on.
     #[arg(
         long,

@@ -32,10 +32,7 @@ pub async fn import(cmd: &ImportCommand, config: &Config) -> i32 {
     let service = match open_service(config).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
-                "scfm: cannot open the database {}: {e}",
-                config.database.display()
-            );
+            eprintln!("scfm: cannot open the database {}: {e}", config.database);
             return 1;
         }
     };
@@ -148,10 +145,7 @@ pub async fn export(cmd: &ExportCommand, config: &Config) -> i32 {
     let service = match open_service(config).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!(
-                "scfm: cannot open the database {}: {e}",
-                config.database.display()
-            );
+            eprintln!("scfm: cannot open the database {}: {e}", config.database);
             return 1;
         }
     };

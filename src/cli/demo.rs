@@ -14,7 +14,7 @@ const CONTACTS: &str = include_str!("../../assets/demo/contacts.csv");
 pub fn demo_config(base: &Config) -> Config {
     let dir = std::env::temp_dir().join(format!("scfm-demo-{}", std::process::id()));
     let mut c = base.clone();
-    c.database = dir.join("demo.sqlite3");
+    c.database = dir.join("demo.sqlite3").into();
     c.data_dir = dir;
     c.listen = "127.0.0.1:0".into();
     c.provider.choice = ProviderChoice::Simulator;

@@ -119,7 +119,7 @@ impl Service {
     /// Per-type validations (SCFM §10.3), run on create and on every update.
     async fn validate_batch(
         &self,
-        conn: &mut store::Conn,
+        conn: &mut impl store::Handle,
         kind: BatchType,
         callout_id: Option<i64>,
         parameters: &Map<String, Value>,

@@ -106,11 +106,12 @@ impl Service {
     }
 
     /// Queues a campaign's next attempts in one short write transaction. The calls in flight
-    /// are counted inside it: under the write lock no other runner (in this process or another
-    /// on the same file) can queue between the count and the insert, so together they never
-    /// exceed `max_concurrent_calls`.
+    /// are counted inside it, after taking the callout's queueing turn: no other runner (in this
+    /// process or another on the same database) can queue between the count and the insert,
+    /// so together they never exceed `max_concurrent_calls`.
     async fn queue_attempts(&self, a: &Attempts<'_>, limits: Limits, now: &str) -> Result<u64> {
         let mut tx = self.store().write().await?;
+        store::campaigns::lock_for_queueing(&mut tx, a.callout_id).await?;
         let in_flight = store::campaigns::in_flight(&mut tx, a.callout_id).await?;
         let limit = limits.per_tick.min(limits.max_concurrent - in_flight);
         if limit <= 0 {

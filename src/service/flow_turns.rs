@@ -36,7 +36,7 @@ impl Service {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn run_flow(
         &self,
-        tx: &mut store::Conn,
+        tx: &mut impl store::Handle,
         call: &PhoneCall,
         flow: &call_flow::flow::Flow,
         details: &Map<String, Value>,
@@ -128,7 +128,7 @@ impl Service {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn step_survey(
         &self,
-        tx: &mut store::Conn,
+        tx: &mut impl store::Handle,
         call: &PhoneCall,
         logic: &str,
         survey: avf::Survey,

@@ -75,7 +75,7 @@ pub struct Service {
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
-            .field("db", &self.inner.store.path())
+            .field("db", &self.inner.store.describe())
             .finish()
     }
 }

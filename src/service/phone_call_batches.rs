@@ -29,7 +29,7 @@ pub(crate) fn check_remote_request_params(
 impl Service {
     pub(super) async fn validate_phone_call_batch(
         &self,
-        conn: &mut store::Conn,
+        conn: &mut impl store::Handle,
         kind: BatchType,
         parameters: &Map<String, Value>,
         errors: &mut ValidationErrors,
@@ -79,7 +79,7 @@ impl Service {
     /// the per-period remainder; RemoteFetch uses `limit` only; populations have none.
     pub(super) async fn effective_limit(
         &self,
-        conn: &mut store::Conn,
+        conn: &mut impl store::Handle,
         kind: BatchType,
         parameters: &Map<String, Value>,
     ) -> Result<Option<i64>> {
@@ -161,7 +161,7 @@ impl Service {
     /// Runs a phone-call batch operation inside the worker's transaction.
     pub(super) async fn run_phone_call_batch(
         &self,
-        tx: &mut store::Conn,
+        tx: &mut impl store::Handle,
         kind: BatchType,
         op: &BatchOperation,
         params: &Map<String, Value>,

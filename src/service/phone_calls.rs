@@ -232,7 +232,7 @@ impl Service {
 
 /// The calls a parent stands for; NotFound when the parent does not exist.
 async fn phone_call_scope(
-    conn: &mut store::Conn,
+    conn: &mut impl store::Handle,
     parent: PhoneCallParent,
 ) -> Result<Scope<'static>> {
     Ok(match parent {

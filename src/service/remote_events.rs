@@ -72,7 +72,7 @@ impl Job for WebhookJob {
     type Output = Applied;
     type Error = Error;
 
-    async fn run(self, conn: &mut store::Conn) -> Result<Done<Applied>> {
+    async fn run(self, conn: &mut store::Engine<'_>) -> Result<Done<Applied>> {
         let applied = self.service.apply_webhook(conn, &self.req).await?;
         Ok(if applied.keep {
             Done::Keep(applied)
@@ -108,7 +108,11 @@ impl Service {
 
     /// One webhook against a connection inside a write transaction: find (or create) the call,
     /// store the event once, move the call on, and run its flow. The caller commits.
-    async fn apply_webhook(&self, tx: &mut store::Conn, req: &WebhookRequest) -> Result<Applied> {
+    async fn apply_webhook(
+        &self,
+        tx: &mut impl store::Handle,
+        req: &WebhookRequest,
+    ) -> Result<Applied> {
         let mut details = Map::new();
         for (k, v) in &req.params {
             if k != "format" {
@@ -279,7 +283,7 @@ impl Service {
 
     async fn new_inbound_call(
         &self,
-        tx: &mut store::Conn,
+        tx: &mut impl store::Handle,
         details: &Map<String, Value>,
         now: &str,
         changed: &mut Vec<ServiceEvent>,

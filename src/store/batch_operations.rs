@@ -1,22 +1,24 @@
 //! Batch operations table: CRUD, atomic state transitions and the worker's claim.
 
+use super::engine::{Handle, Kind, Qb, on_engine};
 use super::filter::push_filter;
-use super::{BatchOperation, Conn, Page, Paged, Result};
+use super::{BatchOperation, Page, Paged, Result};
 use crate::domain::filter::Filter;
-use sqlx::{QueryBuilder, Sqlite};
 
 const COLS: &str = "bo.id, bo.callout_id, bo.parameters, bo.metadata, bo.status, bo.created_at, bo.updated_at, bo.type AS kind";
 const RETURNING: &str =
     " RETURNING id, callout_id, parameters, metadata, status, created_at, updated_at, type AS kind";
 
-fn push_types(qb: &mut QueryBuilder<Sqlite>, types: &[&str]) {
+fn push_types(qb: &mut Qb, types: &[&str]) {
     if types.is_empty() {
         return;
     }
     qb.push(" AND bo.type IN (");
-    let mut sep = qb.separated(", ");
-    for t in types {
-        sep.push_bind(t.to_string());
+    for (i, t) in types.iter().enumerate() {
+        if i > 0 {
+            qb.push(", ");
+        }
+        qb.push_bind(t.to_string());
     }
     qb.push(")");
 }
@@ -24,16 +26,18 @@ fn push_types(qb: &mut QueryBuilder<Sqlite>, types: &[&str]) {
 /// Index; `callout_id` restricts to one callout (no existence check, as SCFM); `types` (if not
 /// empty) restricts the type.
 pub async fn list(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     callout_id: Option<i64>,
     types: &[&str],
     filter: &Filter,
     page: Page,
 ) -> Result<Paged<BatchOperation>> {
+    let kind = conn.kind();
     let build = |select: &str| {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {select} FROM batch_operations bo WHERE 1"
-        ));
+        let mut qb = Qb::new(
+            kind,
+            format!("SELECT {select} FROM batch_operations bo WHERE true"),
+        );
         if let Some(id) = callout_id {
             qb.push(" AND bo.callout_id = ").push_bind(id);
         }
@@ -45,20 +49,23 @@ pub async fn list(
 }
 
 /// A batch operation by id, among `types` (all types when empty).
-pub async fn get(conn: &mut Conn, id: i64, types: &[&str]) -> Result<Option<BatchOperation>> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT {COLS} FROM batch_operations bo WHERE bo.id = "
-    ));
+pub async fn get(
+    conn: &mut impl Handle,
+    id: i64,
+    types: &[&str],
+) -> Result<Option<BatchOperation>> {
+    let kind = conn.kind();
+    let mut qb = Qb::new(
+        kind,
+        format!("SELECT {COLS} FROM batch_operations bo WHERE bo.id = "),
+    );
     qb.push_bind(id);
     push_types(&mut qb, types);
-    Ok(qb
-        .build_query_as::<BatchOperation>()
-        .fetch_optional(conn)
-        .await?)
+    Ok(qb.fetch_optional::<BatchOperation>(conn).await?)
 }
 
 pub async fn insert(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     kind: &str,
     callout_id: Option<i64>,
     parameters: &str,
@@ -67,54 +74,53 @@ pub async fn insert(
 ) -> Result<BatchOperation> {
     let sql = format!(
         "INSERT INTO batch_operations (callout_id, type, parameters, metadata, status, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, 'preview', ?, ?){RETURNING}"
+         VALUES ($1, $2, $3, $4, 'preview', $5, $6){RETURNING}"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    Ok(
+        on_engine!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(callout_id)
         .bind(kind)
         .bind(parameters)
         .bind(metadata)
         .bind(now)
         .bind(now)
-        .fetch_all(conn)
-        .await?
+        .fetch_all(ex).await)?
         .into_iter()
         .next()
-        .ok_or(sqlx::Error::RowNotFound)?)
+        .ok_or(sqlx::Error::RowNotFound)?,
+    )
 }
 
 pub async fn update(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     id: i64,
     parameters: &str,
     metadata: &str,
     now: &str,
 ) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE batch_operations SET parameters = ?, metadata = ?, updated_at = ? WHERE id = ?",
+    let r = on_engine!(conn, ex => sqlx::query(
+        "UPDATE batch_operations SET parameters = $1, metadata = $2, updated_at = $3 WHERE id = $4",
     )
     .bind(parameters)
     .bind(metadata)
     .bind(now)
     .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
 /// Atomic transition from one of `from` to `to`.
 pub async fn transition(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     id: i64,
     from: &[&str],
     to: &str,
     now: &str,
 ) -> Result<Option<BatchOperation>> {
-    let mut qb = super::transition_sql("batch_operations", id, from, to, now);
+    let mut qb = super::transition_sql(conn.kind(), "batch_operations", id, from, to, now);
     qb.push(RETURNING);
     Ok(qb
-        .build_query_as::<BatchOperation>()
-        .fetch_all(conn)
+        .fetch_all::<BatchOperation>(conn)
         .await?
         .into_iter()
         .next())
@@ -124,56 +130,58 @@ pub async fn transition(
 /// run was claimed before `stale_before` and never finished (a crashed process). One statement,
 /// so two processes never claim the same operation.
 pub async fn claim_next(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     now: &str,
     stale_before: &str,
 ) -> Result<Option<BatchOperation>> {
+    let lock = match conn.kind() {
+        Kind::Sqlite => "",
+        Kind::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
     let sql = format!(
-        "UPDATE batch_operations SET status = 'running', claimed_at = ?1, updated_at = ?1 \
+        "UPDATE batch_operations SET status = 'running', claimed_at = $1, updated_at = $1 \
          WHERE id = (SELECT id FROM batch_operations WHERE status = 'queued' \
-                     OR (status = 'running' AND claimed_at < ?2) ORDER BY id LIMIT 1) \
-           AND (status = 'queued' OR (status = 'running' AND claimed_at < ?2)){RETURNING}"
+                     OR (status = 'running' AND claimed_at < $2) ORDER BY id LIMIT 1{lock}) \
+           AND (status = 'queued' OR (status = 'running' AND claimed_at < $2)){RETURNING}"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    Ok(
+        on_engine!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(now)
         .bind(stale_before)
-        .fetch_all(conn)
-        .await?
+        .fetch_all(ex).await)?
         .into_iter()
-        .next())
+        .next(),
+    )
 }
 
 /// `running` -> `finished`, only by the claim that ran it.
-pub async fn finish(conn: &mut Conn, id: i64, claimed_at: &str, now: &str) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE batch_operations SET status = 'finished', claimed_at = NULL, updated_at = ? \
-         WHERE id = ? AND status = 'running' AND claimed_at = ?",
+pub async fn finish(conn: &mut impl Handle, id: i64, claimed_at: &str, now: &str) -> Result<bool> {
+    let r = on_engine!(conn, ex => sqlx::query(
+        "UPDATE batch_operations SET status = 'finished', claimed_at = NULL, updated_at = $1 \
+         WHERE id = $2 AND status = 'running' AND claimed_at = $3",
     )
     .bind(now)
     .bind(id)
     .bind(claimed_at)
-    .execute(conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
 /// Whether records created by this operation block its deletion (SCFM §8.4).
-pub async fn has_results(conn: &mut Conn, id: i64) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM callout_participations WHERE callout_population_id = ?1) \
-             OR EXISTS (SELECT 1 FROM phone_calls WHERE create_batch_operation_id = ?1 \
-                        OR queue_batch_operation_id = ?1 OR queue_remote_fetch_batch_operation_id = ?1)",
+pub async fn has_results(conn: &mut impl Handle, id: i64) -> Result<bool> {
+    let n: bool = on_engine!(conn, ex => sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM callout_participations WHERE callout_population_id = $1) \
+             OR EXISTS (SELECT 1 FROM phone_calls WHERE create_batch_operation_id = $1 \
+                        OR queue_batch_operation_id = $1 OR queue_remote_fetch_batch_operation_id = $1)",
     )
     .bind(id)
-    .fetch_one(conn)
-    .await?;
-    Ok(n != 0)
+    .fetch_one(ex).await)?;
+    Ok(n)
 }
 
-pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM batch_operations WHERE id = ?")
+pub async fn delete(conn: &mut impl Handle, id: i64) -> Result<bool> {
+    let r = on_engine!(conn, ex => sqlx::query("DELETE FROM batch_operations WHERE id = $1")
         .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(r.rows_affected() == 1)
+        .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }

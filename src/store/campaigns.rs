@@ -2,21 +2,37 @@
 //! INSERT … SELECTs over index ranges of the participations' call summary, kept by triggers in
 //! migration 0007), count calls in flight, and summarise progress.
 
-use super::{Conn, Result};
-use sqlx::{QueryBuilder, Sqlite};
+use super::Result;
+use super::engine::{Handle, Kind, Qb, on_engine};
 
 pub const ACTIVE: &str = "('queued', 'remotely_queued', 'remote_fetch_queued', 'in_progress')";
 
 /// Calls of the callout still in flight (queued here or at the provider, or ringing/talking):
 /// participations whose last call is active, read from the summary index.
-pub async fn in_flight(conn: &mut Conn, callout_id: i64) -> Result<i64> {
+pub async fn in_flight(conn: &mut impl Handle, callout_id: i64) -> Result<i64> {
     let sql = format!(
-        "SELECT count(*) FROM callout_participations WHERE callout_id = ? AND last_call_status IN {ACTIVE}"
+        "SELECT count(*) FROM callout_participations WHERE callout_id = $1 AND last_call_status IN {ACTIVE}"
     );
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    Ok(
+        on_engine!(conn, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(callout_id)
-        .fetch_one(conn)
-        .await?)
+        .fetch_one(ex).await)?,
+    )
+}
+
+/// Makes the runners that queue calls for this callout take turns until the transaction ends,
+/// so each counts the calls in flight after the previous one's inserts. SQLite: nothing to do,
+/// a write transaction (`BEGIN IMMEDIATE`) already holds the database's one write lock.
+/// PostgreSQL (read committed): the callout's row is locked (`FOR UPDATE`); a concurrent
+/// runner waits for this transaction's commit, then sees its calls.
+pub async fn lock_for_queueing(conn: &mut impl Handle, callout_id: i64) -> Result<()> {
+    if conn.kind() == Kind::Postgres {
+        on_engine!(conn, ex => sqlx::query_scalar::<_, i64>("SELECT id FROM callouts WHERE id = $1 FOR UPDATE")
+            .bind(callout_id)
+            .fetch_all(ex)
+            .await)?;
+    }
+    Ok(())
 }
 
 /// What a runner attempt looks like.
@@ -39,11 +55,12 @@ pub struct Attempts<'a> {
 /// calls are inserted, so two runners never create the same attempt (the attempt number is
 /// also unique per participation); count `in_flight` in the same transaction to size `limit`.
 pub async fn queue_attempts(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     a: &Attempts<'_>,
     limit: i64,
     now: &str,
 ) -> Result<u64> {
+    let kind = conn.kind();
     let mut ids: Vec<i64> = Vec::new();
     // Retries: one range per attempt count n (1 ≤ n < max), each with its own cut-off.
     if !a.retry_statuses.is_empty() {
@@ -53,15 +70,18 @@ pub async fn queue_attempts(
             if n >= a.max_attempts as i64 || room <= 0 {
                 break;
             }
-            let mut qb = QueryBuilder::<Sqlite>::new(
+            let mut qb = Qb::new(
+                kind,
                 "SELECT cp.id FROM callout_participations cp JOIN phone_calls l ON l.id = cp.last_call_id \
                  WHERE cp.callout_id = ",
             );
             qb.push_bind(a.callout_id);
             qb.push(" AND cp.last_call_status IN (");
-            let mut sep = qb.separated(", ");
-            for st in a.retry_statuses {
-                sep.push_bind(st.clone());
+            for (i, st) in a.retry_statuses.iter().enumerate() {
+                if i > 0 {
+                    qb.push(", ");
+                }
+                qb.push_bind(st.clone());
             }
             // A last call whose outcome stayed unknown may have rung: never retried
             // automatically.
@@ -69,20 +89,21 @@ pub async fn queue_attempts(
                 .push_bind(n)
                 .push(" AND cp.last_call_status_at <= ")
                 .push_bind(cutoff.clone())
-                .push(" AND l.outcome_unknown = 0 ORDER BY cp.last_call_status_at, cp.id LIMIT ")
+                .push(
+                    " AND l.outcome_unknown = false ORDER BY cp.last_call_status_at, cp.id LIMIT ",
+                )
                 .push_bind(room);
-            ids.extend(qb.build_query_scalar::<i64>().fetch_all(&mut *conn).await?);
+            ids.extend(qb.scalars::<i64>(conn).await?);
         }
     }
     let room = limit - ids.len() as i64;
     if room > 0 {
-        let fresh: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM callout_participations WHERE callout_id = ? AND call_count = 0 ORDER BY id LIMIT ?",
+        let fresh: Vec<i64> = on_engine!(conn, ex => sqlx::query_scalar(
+            "SELECT id FROM callout_participations WHERE callout_id = $1 AND call_count = 0 ORDER BY id LIMIT $2",
         )
         .bind(a.callout_id)
         .bind(room)
-        .fetch_all(&mut *conn)
-        .await?;
+        .fetch_all(ex).await)?;
         ids.extend(fresh);
     }
     if ids.is_empty() {
@@ -90,20 +111,26 @@ pub async fn queue_attempts(
     }
     let list = serde_json::to_string(&ids)
         .map_err(|e| super::StoreError::Other(sqlx::Error::Encode(Box::new(e))))?;
-    let r = sqlx::query(
-        "INSERT OR IGNORE INTO phone_calls (callout_participation_id, contact_id, status, msisdn, \
+    // The id list is one bound JSON array, unpacked by each engine's own function.
+    let ids_in = match conn.kind() {
+        Kind::Sqlite => "SELECT value FROM json_each($5)",
+        Kind::Postgres => "SELECT value::bigint FROM json_array_elements_text($5::json)",
+    };
+    let sql = format!(
+        "INSERT INTO phone_calls (callout_participation_id, contact_id, status, msisdn, \
          remote_request_params, call_flow_logic, runner_attempt, metadata, created_at, updated_at) \
-         SELECT cp.id, cp.contact_id, 'queued', cp.msisdn, ?, ?, cp.call_count + 1, '{}', ?, ? \
-         FROM callout_participations cp WHERE cp.id IN (SELECT value FROM json_each(?)) ORDER BY cp.id",
-    )
+         SELECT cp.id, cp.contact_id, 'queued', cp.msisdn, $1, $2, cp.call_count + 1, '{{}}', $3, $4 \
+         FROM callout_participations cp WHERE cp.id IN ({ids_in}) ORDER BY cp.id \
+         ON CONFLICT DO NOTHING"
+    );
+    let r = on_engine!(conn, ex => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
     .bind(a.remote_request_params)
     .bind(a.call_flow_logic)
     .bind(now)
     .bind(now)
     .bind(list)
-    .execute(conn)
-    .await?;
-    Ok(r.rows_affected())
+    .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r)
 }
 
 /// One row of the progress summary: participations grouped by their last call.
@@ -122,19 +149,25 @@ pub struct ProgressRow {
 /// Participations of the callout grouped by their last call's status and attempts (from the
 /// summary index); the last call itself is read only where its details matter (completed:
 /// who answered; errored: whether the outcome stayed unknown).
-pub async fn progress(conn: &mut Conn, callout_id: i64) -> Result<Vec<ProgressRow>> {
-    Ok(sqlx::query_as(
+pub async fn progress(conn: &mut impl Handle, callout_id: i64) -> Result<Vec<ProgressRow>> {
+    let answered_by = match conn.kind() {
+        Kind::Sqlite => "json_extract(l.remote_response, '$.answered_by')",
+        Kind::Postgres => "l.remote_response::json ->> 'answered_by'",
+    };
+    let sql = format!(
         "SELECT cp.last_call_status AS last_status, \
                 CASE WHEN cp.last_call_status = 'completed' THEN \
-                     (SELECT json_extract(l.remote_response, '$.answered_by') FROM phone_calls l WHERE l.id = cp.last_call_id) END \
+                     (SELECT {answered_by} FROM phone_calls l WHERE l.id = cp.last_call_id) END \
                   AS answered_by, \
                 cp.call_count AS attempts, \
                 COALESCE(CASE WHEN cp.last_call_status = 'errored' THEN \
-                     (SELECT l.outcome_unknown FROM phone_calls l WHERE l.id = cp.last_call_id) END, 0) AS outcome_unknown, \
+                     (SELECT l.outcome_unknown FROM phone_calls l WHERE l.id = cp.last_call_id) END, false) AS outcome_unknown, \
                 count(*) AS participations \
-         FROM callout_participations cp WHERE cp.callout_id = ?1 GROUP BY 1, 2, 3, 4",
-    )
+         FROM callout_participations cp WHERE cp.callout_id = $1 GROUP BY 1, 2, 3, 4"
+    );
+    Ok(
+        on_engine!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(sql))
     .bind(callout_id)
-    .fetch_all(conn)
-    .await?)
+    .fetch_all(ex).await)?,
+    )
 }

@@ -4,28 +4,36 @@
 //! commits; it is polled. A push-based engine (PostgreSQL LISTEN/NOTIFY) fits the same
 //! `changed()`: it waits for the next notification instead of sleeping.
 
-use super::{Result, Store};
-use sqlx::Sqlite;
-use sqlx::pool::PoolConnection;
+use super::engine::{Conn, Handle, on_engine};
+use super::{Db, Result, Store};
 use std::time::Duration;
 
 /// How often `data_version` is read.
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
 
 /// A watch on the database's commits, holding its own connection.
-pub struct ChangeWatch {
-    conn: PoolConnection<Sqlite>,
-    /// The version last seen (`None` if it could not be read yet).
-    last: Option<i64>,
+pub enum ChangeWatch {
+    Sqlite {
+        conn: Conn,
+        /// The version last seen (`None` if it could not be read yet).
+        last: Option<i64>,
+    },
+    /// Not wired to notifications yet: reports a change every `POLL_EVERY`.
+    Postgres,
 }
 
 impl Store {
     /// Opens a change watch: takes a connection and reads the current version, so that the
     /// first `changed()` reports only commits made after this call.
     pub async fn change_watch(&self) -> Result<ChangeWatch> {
-        let mut conn = self.read().await?;
-        let last = data_version(&mut conn).await.ok();
-        Ok(ChangeWatch { conn, last })
+        match self.db() {
+            Db::Sqlite(_) => {
+                let mut conn = self.read().await?;
+                let last = data_version(&mut conn).await.ok();
+                Ok(ChangeWatch::Sqlite { conn, last })
+            }
+            Db::Postgres(_) => Ok(ChangeWatch::Postgres),
+        }
     }
 }
 
@@ -35,20 +43,24 @@ impl ChangeWatch {
     /// which waits another interval), and the version last seen is kept. Cancel-safe: a
     /// dropped call reports nothing and forgets nothing.
     pub async fn changed(&mut self) -> Result<()> {
-        loop {
-            tokio::time::sleep(POLL_EVERY).await;
-            let now = data_version(&mut self.conn).await?;
-            if self.last != Some(now) {
-                self.last = Some(now);
-                return Ok(());
+        match self {
+            ChangeWatch::Sqlite { conn, last } => loop {
+                tokio::time::sleep(POLL_EVERY).await;
+                let now = data_version(conn).await?;
+                if *last != Some(now) {
+                    *last = Some(now);
+                    return Ok(());
+                }
+            },
+            ChangeWatch::Postgres => {
+                tokio::time::sleep(POLL_EVERY).await;
+                Ok(())
             }
         }
     }
 }
 
 /// SQLite's `data_version` on this connection.
-async fn data_version(conn: &mut super::Conn) -> Result<i64> {
-    Ok(sqlx::query_scalar("PRAGMA data_version")
-        .fetch_one(conn)
-        .await?)
+async fn data_version(conn: &mut impl Handle) -> Result<i64> {
+    Ok(on_engine!(conn, ex => sqlx::query_scalar("PRAGMA data_version").fetch_one(ex).await)?)
 }

@@ -1,14 +1,14 @@
 //! Remote phone call events (what providers posted to the webhook).
 
+use super::engine::{Handle, Qb, on_engine};
 use super::filter::push_filter;
-use super::{Conn, Page, Paged, RemotePhoneCallEvent, Result};
+use super::{Page, Paged, RemotePhoneCallEvent, Result};
 use crate::domain::filter::Filter;
-use sqlx::{QueryBuilder, Sqlite};
 
 const COLS: &str = "e.id, e.phone_call_id, e.details, e.metadata, e.remote_call_id, e.remote_direction, \
     e.call_flow_logic, e.created_at, e.updated_at";
 const FROM: &str = " FROM remote_phone_call_events e JOIN phone_calls pc ON pc.id = e.phone_call_id \
-    LEFT JOIN callout_participations cp ON cp.id = pc.callout_participation_id WHERE 1";
+    LEFT JOIN callout_participations cp ON cp.id = pc.callout_participation_id WHERE true";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -20,13 +20,14 @@ pub enum Scope {
 }
 
 pub async fn list(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     scope: Scope,
     filter: &Filter,
     page: Page,
 ) -> Result<Paged<RemotePhoneCallEvent>> {
+    let kind = conn.kind();
     let build = |select: &str| {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {select}{FROM}"));
+        let mut qb = Qb::new(kind, format!("SELECT {select}{FROM}"));
         match scope {
             Scope::All => {}
             Scope::PhoneCall(id) => {
@@ -48,13 +49,11 @@ pub async fn list(
     super::page::fetch_page(conn, build, COLS, "e.id", None, page).await
 }
 
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<RemotePhoneCallEvent>> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND e.id = "));
+pub async fn get(conn: &mut impl Handle, id: i64) -> Result<Option<RemotePhoneCallEvent>> {
+    let kind = conn.kind();
+    let mut qb = Qb::new(kind, format!("SELECT {COLS}{FROM} AND e.id = "));
     qb.push_bind(id);
-    Ok(qb
-        .build_query_as::<RemotePhoneCallEvent>()
-        .fetch_optional(conn)
-        .await?)
+    Ok(qb.fetch_optional::<RemotePhoneCallEvent>(conn).await?)
 }
 
 pub struct NewEvent<'a> {
@@ -75,10 +74,10 @@ pub fn details_hash(details: &str) -> i64 {
     i64::from_be_bytes(first)
 }
 
-pub async fn insert(conn: &mut Conn, e: &NewEvent<'_>, now: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar(
+pub async fn insert(conn: &mut impl Handle, e: &NewEvent<'_>, now: &str) -> Result<i64> {
+    Ok(on_engine!(conn, ex => sqlx::query_scalar(
         "INSERT INTO remote_phone_call_events (phone_call_id, details, details_hash, metadata, remote_call_id, \
-         remote_direction, call_flow_logic, created_at, updated_at) VALUES (?, ?, ?, '{}', ?, ?, ?, ?, ?) RETURNING id",
+         remote_direction, call_flow_logic, created_at, updated_at) VALUES ($1, $2, $3, '{}', $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(e.phone_call_id)
     .bind(e.details)
@@ -88,8 +87,7 @@ pub async fn insert(conn: &mut Conn, e: &NewEvent<'_>, now: &str) -> Result<i64>
     .bind(e.call_flow_logic)
     .bind(now)
     .bind(now)
-    .fetch_all(conn)
-    .await?
+    .fetch_all(ex).await)?
     .into_iter()
     .next()
     .ok_or(sqlx::Error::RowNotFound)?)
@@ -98,66 +96,66 @@ pub async fn insert(conn: &mut Conn, e: &NewEvent<'_>, now: &str) -> Result<i64>
 /// Whether an event with exactly these details was already stored for the call (a replayed
 /// or duplicated webhook delivery). Reads only the call's events with the same details hash
 /// (and those stored before hashes existed), through the (phone_call_id, details_hash) index.
-pub async fn duplicate(conn: &mut Conn, phone_call_id: i64, details: &str) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar(
+pub async fn duplicate(conn: &mut impl Handle, phone_call_id: i64, details: &str) -> Result<bool> {
+    let n: bool = on_engine!(conn, ex => sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM remote_phone_call_events \
-           WHERE phone_call_id = ?1 AND details_hash = ?2 AND details = ?3) \
+           WHERE phone_call_id = $1 AND details_hash = $2 AND details = $3) \
          OR EXISTS (SELECT 1 FROM remote_phone_call_events \
-           WHERE phone_call_id = ?1 AND details_hash IS NULL AND details = ?3)",
+           WHERE phone_call_id = $1 AND details_hash IS NULL AND details = $3)",
     )
     .bind(phone_call_id)
     .bind(details_hash(details))
     .bind(details)
-    .fetch_one(conn)
-    .await?;
-    Ok(n != 0)
+    .fetch_one(ex).await)?;
+    Ok(n)
 }
 
-pub async fn update_metadata(conn: &mut Conn, id: i64, metadata: &str, now: &str) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE remote_phone_call_events SET metadata = ?, updated_at = ? WHERE id = ?",
+pub async fn update_metadata(
+    conn: &mut impl Handle,
+    id: i64,
+    metadata: &str,
+    now: &str,
+) -> Result<bool> {
+    let r = on_engine!(conn, ex => sqlx::query(
+        "UPDATE remote_phone_call_events SET metadata = $1, updated_at = $2 WHERE id = $3",
     )
     .bind(metadata)
     .bind(now)
     .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
 /// Sets the metadata of the call's most recent event (the answer a flow just received).
 pub async fn set_latest_metadata(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     phone_call_id: i64,
     metadata: &str,
     now: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE remote_phone_call_events SET metadata = ?, updated_at = ? \
-         WHERE id = (SELECT max(id) FROM remote_phone_call_events WHERE phone_call_id = ?)",
+    on_engine!(conn, ex => sqlx::query(
+        "UPDATE remote_phone_call_events SET metadata = $1, updated_at = $2 \
+         WHERE id = (SELECT max(id) FROM remote_phone_call_events WHERE phone_call_id = $3)",
     )
     .bind(metadata)
     .bind(now)
     .bind(phone_call_id)
-    .execute(conn)
-    .await?;
+    .execute(ex).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// The newest `limit` events, of one callout or of all, newest first (the live pane): a walk
 /// down the primary key, no count and no OFFSET.
 pub async fn latest(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     callout_id: Option<i64>,
     limit: i64,
 ) -> Result<Vec<RemotePhoneCallEvent>> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM}"));
+    let kind = conn.kind();
+    let mut qb = Qb::new(kind, format!("SELECT {COLS}{FROM}"));
     if let Some(id) = callout_id {
         qb.push(" AND cp.callout_id = ").push_bind(id);
     }
     qb.push(" ORDER BY e.id DESC LIMIT ").push_bind(limit);
-    Ok(qb
-        .build_query_as::<RemotePhoneCallEvent>()
-        .fetch_all(conn)
-        .await?)
+    Ok(qb.fetch_all::<RemotePhoneCallEvent>(conn).await?)
 }

@@ -2,9 +2,9 @@
 //! filter's compile-time whitelist and table aliases from this crate's own code; every value a
 //! client sent (list items, msisdns, JSON path keys, JSON values, times) is bound, never spliced.
 
+use super::engine::{Bind, Kind, Qb};
 use crate::domain::filter::{Cond, Filter};
 use crate::domain::time::{FilterTime, format_ts};
-use sqlx::{QueryBuilder, Sqlite};
 
 /// A JSON path key that can go into a `$.a.b` path unquoted and mean exactly itself.
 fn simple_key(k: &str) -> bool {
@@ -13,14 +13,17 @@ fn simple_key(k: &str) -> bool {
 
 /// The SQL text form of a JSON value (strings by content, other scalars and containers by their
 /// JSON text, null as SQL NULL). `ty`/`val` are the type and value expressions of the node.
-fn push_text_form(qb: &mut QueryBuilder<Sqlite>, ty: &str, val: &str) {
+fn push_text_form(qb: &mut Qb, ty: &str, val: &str) {
     qb.push(format!(
         "(CASE {ty} WHEN 'text' THEN {val} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
          WHEN 'null' THEN NULL ELSE CAST({val} AS TEXT) END)"
     ));
 }
 
-fn push_json(qb: &mut QueryBuilder<Sqlite>, col: &str, path: &[String], value: &Option<String>) {
+fn push_json(qb: &mut Qb, col: &str, path: &[String], value: &Option<String>) {
+    if qb.kind() == Kind::Postgres {
+        return push_json_pg(qb, col, path, value);
+    }
     if path.iter().all(|k| simple_key(k)) {
         let p = format!("$.{}", path.join("."));
         match value {
@@ -87,15 +90,57 @@ fn push_json(qb: &mut QueryBuilder<Sqlite>, col: &str, path: &[String], value: &
     }
 }
 
-fn push_list<T>(qb: &mut QueryBuilder<Sqlite>, expr: &str, values: &[T])
-where
-    T: Clone + for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite>,
-{
-    qb.push(format!("{expr} IN ("));
-    let mut sep = qb.separated(", ");
-    for v in values {
-        sep.push_bind(v.clone());
+/// PostgreSQL's side of [`push_json`], with the same meaning: every key is a key (never a path
+/// or pattern), the walk goes only through objects, and the node's text form is its string
+/// content, `true`/`false`, SQL NULL for null, else its JSON text (as stored: `json` keeps the
+/// text as written). A value only a JSON string can equal becomes a `jsonb` containment
+/// (`@>`), which the GIN index on `metadata::jsonb` answers.
+fn push_json_pg(qb: &mut Qb, col: &str, path: &[String], value: &Option<String>) {
+    if let Some(v) = value {
+        if matches_strings_only(v) {
+            let mut doc = serde_json::Value::String(v.clone());
+            for key in path.iter().rev() {
+                let mut obj = serde_json::Map::new();
+                obj.insert(key.clone(), doc);
+                doc = serde_json::Value::Object(obj);
+            }
+            qb.push(format!("({col})::jsonb @> "))
+                .push_bind(doc.to_string())
+                .push("::jsonb");
+            return;
+        }
     }
+    // The node: one subselect per key, outermost key first; each level is the previous one's
+    // member `key` when that is an object, else NULL (so `a.b` never indexes an array).
+    qb.push("(SELECT ");
+    match value {
+        Some(v) => {
+            qb.push(
+                "(CASE json_typeof(n) WHEN 'string' THEN n #>> '{}' WHEN 'boolean' THEN n::text \
+                 WHEN 'null' THEN NULL ELSE n::text END) = ",
+            )
+            .push_bind(v.clone());
+        }
+        None => {
+            qb.push("(n IS NULL OR json_typeof(n) = 'null')");
+        }
+    }
+    qb.push(" FROM (SELECT ");
+    for key in path.iter().rev() {
+        qb.push("(SELECT CASE WHEN json_typeof(p) = 'object' THEN p -> ")
+            .push_bind(key.clone())
+            .push(" END FROM (SELECT ");
+    }
+    qb.push(format!("({col})::json"));
+    for _ in path {
+        qb.push(" AS p) AS level)");
+    }
+    qb.push(" AS n) AS node)");
+}
+
+fn push_list<T: Bind + Clone>(qb: &mut Qb, expr: &str, values: &[T]) {
+    qb.push(format!("{expr} IN ("));
+    qb.push_list(values);
     qb.push(")");
 }
 
@@ -131,7 +176,7 @@ pub fn side_table_pair(cond: &Cond) -> Option<(&str, &str)> {
 }
 
 /// Appends ` AND <cond>` for every condition of `filter`, on table alias `alias`.
-pub fn push_filter(qb: &mut QueryBuilder<Sqlite>, alias: &str, filter: &Filter) {
+pub fn push_filter(qb: &mut Qb, alias: &str, filter: &Filter) {
     push_contact_filter(qb, alias, filter, false);
 }
 
@@ -140,12 +185,7 @@ pub fn push_filter(qb: &mut QueryBuilder<Sqlite>, alias: &str, filter: &Filter) 
 /// transaction), metadata conditions that [`side_table_pair`] accepts become an `id IN` range of
 /// the side table's primary key instead of a json_extract over every contact. The `IN` form lets
 /// SQLite drive counts and `ORDER BY id` pages from the side table's (sorted) contact ids.
-pub fn push_contact_filter(
-    qb: &mut QueryBuilder<Sqlite>,
-    alias: &str,
-    filter: &Filter,
-    side_table: bool,
-) {
+pub fn push_contact_filter(qb: &mut Qb, alias: &str, filter: &Filter, side_table: bool) {
     for cond in &filter.conds {
         qb.push(" AND ");
         if side_table {
@@ -200,14 +240,14 @@ pub fn push_contact_filter(
                     "(NOT EXISTS (SELECT 1 FROM phone_calls x WHERE x.callout_participation_id = {alias}.id) OR "
                 ));
                 if statuses.is_empty() {
-                    qb.push("0");
+                    qb.push("false");
                 } else {
                     push_list(qb, &LAST_CALL_STATUS.replace("{a}", alias), statuses);
                 }
                 qb.push(")");
             }
             Cond::Nothing => {
-                qb.push("0");
+                qb.push("false");
             }
         }
     }

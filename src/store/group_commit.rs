@@ -22,10 +22,13 @@
 //! checkpoint every 200 ms while the writer commits (benches/suite.rs row 5: about 6.5k ->
 //! 8.5k req/s, p99 35 -> 30 ms on the 2-core machine; LIMITS.md 7d -> 7f shows the same gap).
 
-use super::{Conn, Result, StoreError};
+use super::engine::{Engine, Handle};
+use super::{Result, StoreError};
 use futures::FutureExt;
 use sqlx::Connection;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{PgPool, Postgres, SqliteConnection};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -58,7 +61,7 @@ pub trait Job: Send + 'static {
     type Error: From<StoreError> + Send + 'static;
     fn run(
         self,
-        conn: &mut Conn,
+        conn: &mut Engine<'_>,
     ) -> impl Future<Output = std::result::Result<Done<Self::Output>, Self::Error>> + Send;
 }
 
@@ -105,21 +108,37 @@ impl<J: Job> GroupCommit<J> {
     /// its own connection with `options`; they stop when `closed` is cancelled (after the writer
     /// finished what is queued) or when every `GroupCommit` handle is dropped.
     pub(super) fn spawn(
-        options: SqliteConnectOptions,
+        target: Target,
         closed: CancellationToken,
-    ) -> (Self, [tokio::task::JoinHandle<()>; 2]) {
+    ) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(Stats::default());
-        // The checkpointer stops with the writer (its token is cancelled when the writer ends).
-        let stop = closed.child_token();
-        let checkpoints = tokio::spawn(checkpointer(options.clone(), stop.clone(), stats.clone()));
-        let writer_options = options.pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT);
         let writer_stats = stats.clone();
-        let task = tokio::spawn(async move {
-            let _stop_checkpointer = stop.drop_guard();
-            writer::<J>(writer_options, rx, closed, writer_stats).await;
-        });
-        (GroupCommit { tx, stats }, [task, checkpoints])
+        match target {
+            Target::Sqlite(options) => {
+                // The checkpointer stops with the writer (its token is cancelled when the
+                // writer ends).
+                let stop = closed.child_token();
+                let checkpoints =
+                    tokio::spawn(checkpointer(options.clone(), stop.clone(), stats.clone()));
+                let writer_options = options.pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT);
+                let task = tokio::spawn(async move {
+                    let _stop_checkpointer = stop.drop_guard();
+                    writer::<J>(Target::Sqlite(writer_options), rx, closed, writer_stats).await;
+                });
+                (GroupCommit { tx, stats }, vec![task, checkpoints])
+            }
+            // PostgreSQL has no WAL to fold back: the writer alone, on a pooled connection.
+            Target::Postgres(pool) => {
+                let task = tokio::spawn(writer::<J>(
+                    Target::Postgres(pool),
+                    rx,
+                    closed,
+                    writer_stats,
+                ));
+                (GroupCommit { tx, stats }, vec![task])
+            }
+        }
     }
 
     /// Queues `job` and waits until its batch committed (or failed).
@@ -142,13 +161,55 @@ impl<J: Job> GroupCommit<J> {
     }
 }
 
+/// Where a writer gets its connection.
+#[allow(clippy::large_enum_variant)] // one per writer, built once
+pub(super) enum Target {
+    /// Its own connection, opened with these options.
+    Sqlite(SqliteConnectOptions),
+    /// A connection of the store's pool, held while the writer runs.
+    Postgres(PgPool),
+}
+
+/// The writer's connection.
+enum Own {
+    Sqlite(SqliteConnection),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl Handle for Own {
+    fn engine(&mut self) -> Engine<'_> {
+        match self {
+            Own::Sqlite(c) => Engine::Sqlite(c),
+            Own::Postgres(c) => Engine::Postgres(c),
+        }
+    }
+}
+
+impl Own {
+    async fn close(self) {
+        match self {
+            Own::Sqlite(c) => {
+                let _ = c.close().await;
+            }
+            Own::Postgres(c) => drop(c),
+        }
+    }
+}
+
+async fn connect(target: &Target) -> Result<Own> {
+    Ok(match target {
+        Target::Sqlite(options) => Own::Sqlite(SqliteConnection::connect_with(options).await?),
+        Target::Postgres(pool) => Own::Postgres(pool.acquire().await?),
+    })
+}
+
 async fn writer<J: Job>(
-    options: SqliteConnectOptions,
+    target: Target,
     mut rx: mpsc::Receiver<Queued<J>>,
     closed: CancellationToken,
     stats: Arc<Stats>,
 ) {
-    let mut conn: Option<Conn> = None;
+    let mut conn: Option<Own> = None;
     let mut batch: Vec<Queued<J>> = Vec::with_capacity(MAX_BATCH);
     loop {
         let n = tokio::select! {
@@ -165,7 +226,7 @@ async fn writer<J: Job>(
         }
         let c = match &mut conn {
             Some(c) => c,
-            None => match open(&options).await {
+            None => match connect(&target).await {
                 Ok(c) => conn.insert(c),
                 Err(e) => {
                     let msg = e.to_string();
@@ -184,7 +245,7 @@ async fn writer<J: Job>(
         }
     }
     if let Some(c) = conn {
-        let _ = c.close().await;
+        c.close().await;
     }
 }
 
@@ -194,7 +255,7 @@ async fn writer<J: Job>(
 /// writer's next transaction. Without it the writer's COMMIT ran the automatic checkpoint
 /// (WAL fsync, page copies, database fsync) every 1000 pages, inside a batch's answer time.
 async fn checkpointer(options: SqliteConnectOptions, stop: CancellationToken, stats: Arc<Stats>) {
-    let mut conn: Option<Conn> = None;
+    let mut conn: Option<SqliteConnection> = None;
     let mut seen = 0;
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -227,21 +288,25 @@ async fn checkpointer(options: SqliteConnectOptions, stop: CancellationToken, st
     }
 }
 
-async fn open(options: &SqliteConnectOptions) -> Result<Conn> {
-    Ok(Conn::connect_with(options).await?)
+async fn open(options: &SqliteConnectOptions) -> Result<SqliteConnection> {
+    Ok(SqliteConnection::connect_with(options).await?)
 }
 
-async fn exec(conn: &mut Conn, sql: &'static str) -> Result<()> {
-    sqlx::raw_sql(sql).execute(&mut *conn).await?;
+async fn exec(conn: &mut impl Handle, sql: &'static str) -> Result<()> {
+    super::engine::on_engine!(conn, c => sqlx::raw_sql(sql).execute(c).await.map(|_| ()))?;
     Ok(())
 }
 
 type Answered<J> = Vec<(oneshot::Sender<Answer<J>>, Answer<J>)>;
 
 /// Runs one batch and answers every job in it; false when the batch as a whole failed.
-async fn run_batch<J: Job>(conn: &mut Conn, batch: &mut Vec<Queued<J>>) -> bool {
+async fn run_batch<J: Job>(conn: &mut Own, batch: &mut Vec<Queued<J>>) -> bool {
     let mut jobs = batch.drain(..);
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
+    let begin = match conn {
+        Own::Sqlite(_) => "BEGIN IMMEDIATE",
+        Own::Postgres(_) => "BEGIN",
+    };
+    if let Err(e) = exec(conn, begin).await {
         fail_all::<J>(jobs.map(|(_, a)| a), &e, "begin");
         return false;
     }
@@ -251,7 +316,9 @@ async fn run_batch<J: Job>(conn: &mut Conn, batch: &mut Vec<Queued<J>>) -> bool 
             let rest = jobs.map(|(_, a)| a);
             return abort::<J>(conn, answered, answer, rest, &e, "savepoint").await;
         }
-        let result = AssertUnwindSafe(job.run(conn)).catch_unwind().await;
+        let result = AssertUnwindSafe(job.run(&mut conn.engine()))
+            .catch_unwind()
+            .await;
         let (keep, result) = match result {
             Ok(Ok(Done::Keep(v))) => (true, Ok(v)),
             Ok(Ok(Done::Discard(v))) => (false, Ok(v)),
@@ -290,7 +357,7 @@ async fn run_batch<J: Job>(conn: &mut Conn, batch: &mut Vec<Queued<J>>) -> bool 
 /// The batch's transaction cannot go on: roll it back and fail every job of the batch (those
 /// run so far, the current one and those not run yet).
 async fn abort<J: Job>(
-    conn: &mut Conn,
+    conn: &mut Own,
     answered: Answered<J>,
     current: oneshot::Sender<Answer<J>>,
     rest: impl Iterator<Item = oneshot::Sender<Answer<J>>>,

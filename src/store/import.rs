@@ -15,8 +15,8 @@
 //! large sorted passes. Metadata filters use the scan while a backlog exists, so they are exact
 //! throughout; updates of existing contacts (the merge) still go through the update trigger.
 
-use super::{Conn, Result, Store};
-use sqlx::{QueryBuilder, Sqlite};
+use super::engine::{Handle, Kind, on_engine};
+use super::{Result, Store};
 
 /// Rows per INSERT statement. Each row binds 4 values, so a full statement binds 4 * 2000 = 8000,
 /// far under SQLite's 32766 bound-variable limit. Full statements share one SQL text, which sqlx
@@ -41,12 +41,11 @@ pub struct ImportRow {
 
 /// The highest contact id now (0 for an empty table). AUTOINCREMENT ids only grow, so a row
 /// returned by [`upsert_contacts`] with an id above this value was inserted after this call.
-pub async fn max_contact_id(conn: &mut Conn) -> Result<i64> {
+pub async fn max_contact_id(conn: &mut impl Handle) -> Result<i64> {
     Ok(
-        sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM contacts")
-            .fetch_one(conn)
-            .await?
-            .unwrap_or(0),
+        on_engine!(conn, ex => sqlx::query_scalar::<_, Option<i64>>("SELECT max(id) FROM contacts")
+            .fetch_one(ex).await)?
+        .unwrap_or(0),
     )
 }
 
@@ -58,41 +57,76 @@ pub async fn max_contact_id(conn: &mut Conn) -> Result<i64> {
 /// Contacts it inserts get no `contact_metadata` rows yet: it records a backlog (if none) so the
 /// caller must call [`sync_contact_metadata`] once the import is over (after a failure too; an
 /// interrupted sync resumes at the next one, or at [`Store::open`]).
-pub async fn upsert_contacts(conn: &mut Conn, rows: &[ImportRow], now: &str) -> Result<Vec<i64>> {
-    sqlx::query(
-        "INSERT OR IGNORE INTO contact_metadata_backlog (id, after_id) \
-         SELECT 1, coalesce(max(id), 0) FROM contacts",
-    )
-    .execute(&mut *conn)
-    .await?;
+pub async fn upsert_contacts(
+    conn: &mut impl Handle,
+    rows: &[ImportRow],
+    now: &str,
+) -> Result<Vec<i64>> {
+    let kind = conn.kind();
+    if kind == Kind::Sqlite {
+        on_engine!(conn, ex => sqlx::query(
+            "INSERT INTO contact_metadata_backlog (id, after_id) \
+             SELECT 1, coalesce(max(id), 0) FROM contacts WHERE true ON CONFLICT DO NOTHING",
+        )
+        .execute(ex)
+        .await
+        .map(|_| ()))?;
+    }
     let mut ids = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO contacts (msisdn, metadata, created_at, updated_at) VALUES ",
-        );
-        let mut sql = String::with_capacity(chunk.len() * 13);
+        let mut sql = String::with_capacity(chunk.len() * 24 + 512);
+        sql.push_str("INSERT INTO contacts (msisdn, metadata, created_at, updated_at) VALUES ");
         for i in 0..chunk.len() {
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str("(?,?,?,?)");
+            match kind {
+                Kind::Sqlite => sql.push_str("(?,?,?,?)"),
+                Kind::Postgres => {
+                    let n = i * 4;
+                    sql.push_str(&format!("(${},${},${},${})", n + 1, n + 2, n + 3, n + 4));
+                }
+            }
         }
-        qb.push(sql);
-        qb.push(
-            " ON CONFLICT(msisdn) DO UPDATE SET \
-               metadata = json_patch(contacts.metadata, excluded.metadata), \
-               updated_at = excluded.updated_at \
-             RETURNING id",
-        );
-        let mut query = qb.build_query_scalar::<i64>();
-        for row in chunk {
-            query = query
-                .bind(row.msisdn.as_str())
-                .bind(row.metadata.as_str())
-                .bind(now)
-                .bind(now);
-        }
-        ids.extend(query.fetch_all(&mut *conn).await?);
+        sql.push_str(match kind {
+            Kind::Sqlite => {
+                " ON CONFLICT(msisdn) DO UPDATE SET \
+                   metadata = json_patch(contacts.metadata, excluded.metadata), \
+                   updated_at = excluded.updated_at \
+                 RETURNING id"
+            }
+            // json_patch's shallow merge, keeping the stored key order: stored keys in place
+            // (new value if the patch has one; removed if the patch says null), then the
+            // patch's new keys in its order.
+            Kind::Postgres => {
+                " ON CONFLICT(msisdn) DO UPDATE SET \
+                   metadata = (SELECT coalesce(json_object_agg(m.k, m.v ORDER BY m.g, m.o)::text, '{}') FROM ( \
+                       SELECT o.key AS k, coalesce(n.value, o.value) AS v, 0 AS g, o.ord AS o \
+                         FROM json_each(contacts.metadata::json) WITH ORDINALITY AS o(key, value, ord) \
+                         LEFT JOIN json_each(excluded.metadata::json) AS n ON n.key = o.key \
+                        WHERE n.value IS NULL OR json_typeof(n.value) <> 'null' \
+                       UNION ALL \
+                       SELECT n.key, n.value, 1, n.ord \
+                         FROM json_each(excluded.metadata::json) WITH ORDINALITY AS n(key, value, ord) \
+                        WHERE json_typeof(n.value) <> 'null' AND NOT EXISTS ( \
+                          SELECT 1 FROM json_each(contacts.metadata::json) AS x WHERE x.key = n.key) \
+                     ) AS m), \
+                   updated_at = excluded.updated_at \
+                 RETURNING id"
+            }
+        });
+        let batch: Vec<i64> = on_engine!(conn, ex => {
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+            for row in chunk {
+                query = query
+                    .bind(row.msisdn.as_str())
+                    .bind(row.metadata.as_str())
+                    .bind(now)
+                    .bind(now);
+            }
+            query.fetch_all(ex).await
+        })?;
+        ids.extend(batch);
     }
     Ok(ids)
 }
@@ -104,38 +138,38 @@ pub async fn upsert_contacts(conn: &mut Conn, rows: &[ImportRow], now: &str) -> 
 /// highest id) deletes it in the same transaction, so a contact inserted later gets its rows from
 /// the insert trigger. Updates and deletes are kept by their triggers throughout.
 pub async fn sync_contact_metadata(store: &Store) -> Result<()> {
+    if store.kind() == Kind::Postgres {
+        // No side table: the GIN index is kept by every write.
+        return Ok(());
+    }
     loop {
         let mut tx = store.write().await?;
-        let backlog: Option<(i64, i64)> = sqlx::query_as(
+        let backlog: Option<(i64, i64)> = on_engine!(&mut tx, ex => sqlx::query_as(
             "SELECT b.after_id, coalesce((SELECT max(id) FROM contacts), 0) \
              FROM contact_metadata_backlog b",
         )
-        .fetch_optional(&mut *tx)
-        .await?;
+        .fetch_optional(ex).await)?;
         let Some((after, max)) = backlog else {
             return Ok(());
         };
         let upto = after.saturating_add(SYNC_CONTACTS_PER_STEP).min(max);
-        sqlx::query(
+        on_engine!(&mut tx, ex => sqlx::query(
             "INSERT OR IGNORE INTO contact_metadata (key, value, contact_id) \
              SELECT j.key, j.value, c.id FROM contacts c, \
                json_each(CASE WHEN json_valid(c.metadata, 2) THEN c.metadata ELSE '{}' END) j \
-             WHERE c.id > ? AND c.id <= ? AND j.type = 'text' AND typeof(j.key) = 'text' \
+             WHERE c.id > $1 AND c.id <= $2 AND j.type = 'text' AND typeof(j.key) = 'text' \
              ORDER BY 1, 2, 3",
         )
         .bind(after)
         .bind(upto)
-        .execute(&mut *tx)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         if upto >= max {
-            sqlx::query("DELETE FROM contact_metadata_backlog")
-                .execute(&mut *tx)
-                .await?;
+            on_engine!(&mut tx, ex => sqlx::query("DELETE FROM contact_metadata_backlog")
+                .execute(ex).await.map(|r| r.rows_affected()))?;
         } else {
-            sqlx::query("UPDATE contact_metadata_backlog SET after_id = ?")
+            on_engine!(&mut tx, ex => sqlx::query("UPDATE contact_metadata_backlog SET after_id = $1")
                 .bind(upto)
-                .execute(&mut *tx)
-                .await?;
+                .execute(ex).await.map(|r| r.rows_affected()))?;
         }
         tx.commit().await?;
     }

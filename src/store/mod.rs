@@ -17,11 +17,13 @@ pub mod campaigns;
 pub mod changes;
 pub mod contacts;
 pub mod dialing_hold;
+pub mod engine;
 pub mod events;
 pub mod export;
 pub mod filter;
 pub mod group_commit;
 pub mod import;
+pub mod location;
 mod page;
 pub mod participations;
 pub mod phone_calls;
@@ -33,17 +35,15 @@ use crate::domain::{
     BatchOperation, Callout, Contact, Page, Paged, Participation, PhoneCall, RemotePhoneCallEvent,
 };
 
-use sqlx::pool::PoolConnection;
+use engine::Qb;
+pub use engine::{Conn, Db, Engine, Handle, Kind, Tx};
+pub use location::Location;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-pub type Conn = sqlx::SqliteConnection;
-pub type Tx = Transaction<'static, Sqlite>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -65,11 +65,29 @@ impl From<sqlx::Error> for StoreError {
         if let sqlx::Error::Database(db) = &e {
             let msg = db.message().to_string();
             if db.is_unique_violation() {
-                let cols = msg.rsplit(": ").next().unwrap_or_default().to_string();
+                let cols = match db.constraint() {
+                    // PostgreSQL names the index; say which columns it covers, as SQLite does.
+                    Some(index) => unique_columns(index),
+                    None => msg.rsplit(": ").next().unwrap_or_default().to_string(),
+                };
                 return StoreError::Unique(cols);
             }
             if db.is_foreign_key_violation() {
                 return StoreError::ForeignKey;
+            }
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                // Class 53 (insufficient resources: disk full, out of memory, too many
+                // connections), 57 (operator intervention: shutdown), 08 (connection), 25006
+                // (read-only transaction), 40001/40P01 (serialization failure, deadlock).
+                let code = pg.code();
+                if code.starts_with("53")
+                    || code.starts_with("57")
+                    || code.starts_with("08")
+                    || matches!(code, "25006" | "40001" | "40P01")
+                {
+                    return StoreError::Unavailable(msg);
+                }
+                return StoreError::Other(e);
             }
             // SQLITE_FULL (13), SQLITE_READONLY (8), SQLITE_BUSY (5), SQLITE_IOERR (10).
             if let Some(code) = db.code() {
@@ -79,8 +97,34 @@ impl From<sqlx::Error> for StoreError {
                 }
             }
         }
+        if matches!(
+            e,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+        ) {
+            return StoreError::Unavailable(e.to_string());
+        }
         StoreError::Other(e)
     }
+}
+
+/// The columns of a PostgreSQL unique index (`migrations/postgres/`), in SQLite's words
+/// (`table.column, table.column`).
+fn unique_columns(index: &str) -> String {
+    match index {
+        "contacts_msisdn" => "contacts.msisdn",
+        "callout_participations_callout_contact" => {
+            "callout_participations.callout_id, callout_participations.contact_id"
+        }
+        "callout_participations_callout_msisdn" => {
+            "callout_participations.callout_id, callout_participations.msisdn"
+        }
+        "phone_calls_remote_call_id" => "phone_calls.remote_call_id",
+        "phone_calls_runner_attempt" => {
+            "phone_calls.callout_participation_id, phone_calls.runner_attempt"
+        }
+        other => other,
+    }
+    .to_string()
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -89,24 +133,22 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// updated_at = now WHERE id = ? AND status IN (from…)`. The caller appends `RETURNING …`.
 /// `table` is a name from this module, never client text.
 pub(crate) fn transition_sql(
+    kind: Kind,
     table: &'static str,
     id: i64,
     from: &[&str],
     to: &str,
     now: &str,
-) -> sqlx::QueryBuilder<Sqlite> {
-    let mut qb = sqlx::QueryBuilder::<Sqlite>::new(format!("UPDATE {table} SET status = "));
+) -> Qb {
+    let mut qb = Qb::new(kind, format!("UPDATE {table} SET status = "));
     qb.push_bind(to.to_string())
         .push(", updated_at = ")
         .push_bind(now.to_string())
         .push(" WHERE id = ")
         .push_bind(id)
-        .push(" AND status IN (");
-    let mut sep = qb.separated(", ");
-    for f in from {
-        sep.push_bind(f.to_string());
-    }
-    qb.push(")");
+        .push(" AND status IN (")
+        .push_list(&from.iter().map(|f| f.to_string()).collect::<Vec<_>>())
+        .push(")");
     qb
 }
 
@@ -117,7 +159,7 @@ pub(crate) fn transition_sql(
 async fn migration_lock(db: &Path) -> Result<Option<std::fs::File>> {
     let mut name = db.as_os_str().to_owned();
     name.push("-migrate.lock");
-    let lock_path = PathBuf::from(name);
+    let lock_path = std::path::PathBuf::from(name);
     let locked = tokio::task::spawn_blocking(move || {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -143,16 +185,54 @@ async fn migration_lock(db: &Path) -> Result<Option<std::fs::File>> {
 /// writers started on it (each with its own connection).
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
-    path: PathBuf,
-    options: SqliteConnectOptions,
+    db: Db,
+    location: Location,
+    /// SQLite: how the group-commit writers open their own connections.
+    options: Option<SqliteConnectOptions>,
     closed: CancellationToken,
     writers: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database at `path`.
-    pub async fn open(path: &Path) -> Result<Store> {
+    /// Opens (creating if needed) and migrates the database at `location`: a SQLite file
+    /// (a path) or a PostgreSQL database (a `postgres://` URL; created if the server lacks it).
+    pub async fn open(location: impl Into<Location>) -> Result<Store> {
+        match location.into() {
+            Location::Sqlite(path) => Self::open_sqlite(&path).await,
+            Location::Postgres(url) => Self::open_postgres(url).await,
+        }
+    }
+
+    async fn open_postgres(url: String) -> Result<Store> {
+        use sqlx::migrate::MigrateDatabase;
+        if !sqlx::Postgres::database_exists(&url).await? {
+            if let Err(e) = sqlx::Postgres::create_database(&url).await {
+                // Another process may have created it meanwhile (42P04: duplicate database).
+                let dup = matches!(&e, sqlx::Error::Database(db) if db.code().as_deref() == Some("42P04"));
+                if !dup {
+                    return Err(e.into());
+                }
+            }
+        }
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect(&url)
+            .await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(sqlx::Error::Migrate(Box::new(e))))?;
+        Ok(Store {
+            db: Db::Postgres(pool),
+            location: Location::Postgres(url),
+            options: None,
+            closed: CancellationToken::new(),
+            writers: Arc::default(),
+        })
+    }
+
+    async fn open_sqlite(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -175,15 +255,15 @@ impl Store {
         // (or older) file would both apply the same migration and one would fail. The file lock
         // makes the second wait, then find nothing left to apply.
         let lock = migration_lock(path).await?;
-        sqlx::migrate!("./migrations")
+        sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(sqlx::Error::Migrate(Box::new(e))))?;
         drop(lock);
         let store = Store {
-            pool,
-            path: path.to_path_buf(),
-            options,
+            db: Db::Sqlite(pool),
+            location: Location::Sqlite(path.to_path_buf()),
+            options: Some(options),
             closed: CancellationToken::new(),
             writers: Arc::default(),
         };
@@ -192,34 +272,57 @@ impl Store {
         Ok(store)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    /// Which database this is, for people (the status bar): here the SQLite file's path.
+    /// The SQLite file (`None` on PostgreSQL).
+    pub fn path(&self) -> Option<&Path> {
+        self.location.sqlite_path()
+    }
+
+    /// Which database this is, for people (the status bar): the SQLite file's path, or the
+    /// PostgreSQL URL without its password.
     pub fn describe(&self) -> String {
-        self.path.display().to_string()
+        self.location.describe()
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// The SQLite pool, for tools and tests that inspect a SQLite database directly (`None` on
+    /// PostgreSQL).
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.db {
+            Db::Sqlite(p) => Some(p),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.db.kind()
     }
 
     /// A connection for reads (and single-statement writes, which are atomic on their own).
-    pub async fn read(&self) -> Result<PoolConnection<Sqlite>> {
-        Ok(self.pool.acquire().await?)
+    pub async fn read(&self) -> Result<Conn> {
+        Ok(self.db.acquire().await?)
     }
 
-    /// A write transaction (`BEGIN IMMEDIATE`).
-    pub async fn write(&self) -> Result<Tx> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// A write transaction (SQLite: `BEGIN IMMEDIATE`; see [`Db::begin_write`]).
+    pub async fn write(&self) -> Result<Tx<'static>> {
+        Ok(self.db.begin_write().await?)
     }
 
     /// Starts a group-commit writer on its own connection (see [`group_commit`]); it must be
     /// called inside a tokio runtime. [`Store::close`] finishes its queued jobs and stops it.
     pub fn group_commit<J: group_commit::Job>(&self) -> group_commit::GroupCommit<J> {
-        let (writer, tasks) =
-            group_commit::GroupCommit::spawn(self.options.clone(), self.closed.clone());
+        let target = match (&self.db, &self.options) {
+            (_, Some(options)) => group_commit::Target::Sqlite(options.clone()),
+            (Db::Postgres(pool), None) => group_commit::Target::Postgres(pool.clone()),
+            (Db::Sqlite(_), None) => unreachable!("a SQLite store keeps its connect options"),
+        };
+        let (writer, tasks) = group_commit::GroupCommit::spawn(target, self.closed.clone());
         self.writers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -240,6 +343,6 @@ impl Store {
         for task in writers {
             let _ = task.await;
         }
-        self.pool.close().await;
+        self.db.close().await;
     }
 }

@@ -1,16 +1,16 @@
 //! Callout participations table. Rendered rows carry the effective call flow logic (own, else
 //! the callout's), joined in SQL.
 
+use super::engine::{Handle, Qb, on_engine};
 use super::filter::{push_contact_filter, push_filter};
-use super::{Conn, Page, Paged, Participation, Result};
+use super::{Page, Paged, Participation, Result};
 use crate::domain::filter::Filter;
-use sqlx::{QueryBuilder, Sqlite};
 
 const COLS: &str = "cp.id, cp.callout_id, cp.contact_id, cp.callout_population_id, cp.msisdn, \
     COALESCE(cp.call_flow_logic, co.call_flow_logic) AS call_flow_logic, cp.metadata, cp.created_at, \
     cp.updated_at, cp.call_flow_logic AS own_call_flow_logic";
 const FROM: &str =
-    " FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id WHERE 1";
+    " FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id WHERE true";
 
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {
@@ -28,7 +28,7 @@ pub enum Scope<'a> {
     },
 }
 
-fn push_scope(qb: &mut QueryBuilder<Sqlite>, scope: Scope<'_>) {
+fn push_scope(qb: &mut Qb, scope: Scope<'_>) {
     match scope {
         Scope::All => {}
         Scope::Callout(id) => {
@@ -50,17 +50,18 @@ fn push_scope(qb: &mut QueryBuilder<Sqlite>, scope: Scope<'_>) {
 }
 
 pub async fn list(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     scope: Scope<'_>,
     filter: &Filter,
     page: Page,
 ) -> Result<Paged<Participation>> {
+    let kind = conn.kind();
     let limit = match scope {
         Scope::Preview { limit, .. } => limit,
         _ => None,
     };
     let build = |select: &str| {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {select}{FROM}"));
+        let mut qb = Qb::new(kind, format!("SELECT {select}{FROM}"));
         push_scope(&mut qb, scope);
         push_filter(&mut qb, "cp", filter);
         qb
@@ -68,13 +69,11 @@ pub async fn list(
     super::page::fetch_page(conn, build, COLS, "cp.id", limit, page).await
 }
 
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Participation>> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND cp.id = "));
+pub async fn get(conn: &mut impl Handle, id: i64) -> Result<Option<Participation>> {
+    let kind = conn.kind();
+    let mut qb = Qb::new(kind, format!("SELECT {COLS}{FROM} AND cp.id = "));
     qb.push_bind(id);
-    Ok(qb
-        .build_query_as::<Participation>()
-        .fetch_optional(conn)
-        .await?)
+    Ok(qb.fetch_optional::<Participation>(conn).await?)
 }
 
 pub struct NewParticipation<'a> {
@@ -86,10 +85,10 @@ pub struct NewParticipation<'a> {
     pub metadata: &'a str,
 }
 
-pub async fn insert(conn: &mut Conn, p: &NewParticipation<'_>, now: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar(
+pub async fn insert(conn: &mut impl Handle, p: &NewParticipation<'_>, now: &str) -> Result<i64> {
+    Ok(on_engine!(conn, ex => sqlx::query_scalar(
         "INSERT INTO callout_participations (callout_id, contact_id, callout_population_id, msisdn, \
-         call_flow_logic, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         call_flow_logic, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(p.callout_id)
     .bind(p.contact_id)
@@ -99,71 +98,66 @@ pub async fn insert(conn: &mut Conn, p: &NewParticipation<'_>, now: &str) -> Res
     .bind(p.metadata)
     .bind(now)
     .bind(now)
-    .fetch_all(conn)
-    .await?
+    .fetch_all(ex).await)?
     .into_iter()
     .next()
     .ok_or(sqlx::Error::RowNotFound)?)
 }
 
 pub async fn update(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     id: i64,
     msisdn: &str,
     call_flow_logic: Option<&str>,
     metadata: &str,
     now: &str,
 ) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE callout_participations SET msisdn = ?, call_flow_logic = ?, metadata = ?, updated_at = ? WHERE id = ?",
+    let r = on_engine!(conn, ex => sqlx::query(
+        "UPDATE callout_participations SET msisdn = $1, call_flow_logic = $2, metadata = $3, updated_at = $4 WHERE id = $5",
     )
     .bind(msisdn)
     .bind(call_flow_logic)
     .bind(metadata)
     .bind(now)
     .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
 /// Whether `contact_id` (or `msisdn`) already participates in the callout, excluding `except`.
 pub async fn taken(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     callout_id: i64,
     contact_id: Option<i64>,
     msisdn: Option<&str>,
     except: Option<i64>,
 ) -> Result<(bool, bool)> {
-    let row: (i64, i64) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM callout_participations WHERE callout_id = ?1 AND contact_id = ?2 AND id IS NOT ?4), \
-                EXISTS (SELECT 1 FROM callout_participations WHERE callout_id = ?1 AND msisdn = ?3 AND id IS NOT ?4)",
+    let row: (bool, bool) = on_engine!(conn, ex => sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM callout_participations WHERE callout_id = $1 AND contact_id = $2 AND id IS DISTINCT FROM $4), \
+                EXISTS (SELECT 1 FROM callout_participations WHERE callout_id = $1 AND msisdn = $3 AND id IS DISTINCT FROM $4)",
     )
     .bind(callout_id)
     .bind(contact_id)
     .bind(msisdn)
     .bind(except)
-    .fetch_one(conn)
-    .await?;
-    Ok((row.0 != 0, row.1 != 0))
+    .fetch_one(ex).await)?;
+    Ok(row)
 }
 
-pub async fn has_phone_calls(conn: &mut Conn, id: i64) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM phone_calls WHERE callout_participation_id = ?)",
+pub async fn has_phone_calls(conn: &mut impl Handle, id: i64) -> Result<bool> {
+    let n: bool = on_engine!(conn, ex => sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM phone_calls WHERE callout_participation_id = $1)",
     )
     .bind(id)
-    .fetch_one(conn)
-    .await?;
-    Ok(n != 0)
+    .fetch_one(ex).await)?;
+    Ok(n)
 }
 
-pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM callout_participations WHERE id = ?")
+pub async fn delete(conn: &mut impl Handle, id: i64) -> Result<bool> {
+    let r = on_engine!(conn, ex => sqlx::query("DELETE FROM callout_participations WHERE id = $1")
         .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(r.rows_affected() == 1)
+        .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
 /// Populates a callout in one set-based statement: every contact matching `filter` that is not
@@ -171,17 +165,19 @@ pub async fn delete(conn: &mut Conn, id: i64) -> Result<bool> {
 /// Contacts already in are excluded up front, not left to `OR IGNORE`: with AUTOINCREMENT every
 /// ignored row would still use up an id, so ids after a requeue would skip numbers.
 pub async fn populate(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     callout_id: i64,
     population_id: i64,
     filter: &Filter,
     now: &str,
 ) -> Result<u64> {
+    let kind = conn.kind();
     // Run inside the caller's write transaction, so this check and the insert see one snapshot.
     let side = super::contacts::uses_side_table(filter)
         && super::contacts::metadata_index_ready(&mut *conn).await?;
-    let mut qb = QueryBuilder::<Sqlite>::new(
-        "INSERT OR IGNORE INTO callout_participations (callout_id, contact_id, callout_population_id, msisdn, \
+    let mut qb = Qb::new(
+        kind,
+        "INSERT INTO callout_participations (callout_id, contact_id, callout_population_id, msisdn, \
          metadata, created_at, updated_at) SELECT ",
     );
     qb.push_bind(callout_id)
@@ -191,17 +187,16 @@ pub async fn populate(
     qb.push_bind(now.to_string())
         .push(", ")
         .push_bind(now.to_string());
-    // The probes skip contacts (or numbers) already in the callout, so OR IGNORE never burns
-    // an AUTOINCREMENT id. A callout with no participations yet needs none of them: contacts
+    // The probes skip contacts (or numbers) already in the callout, so DO NOTHING never burns
+    // an id. A callout with no participations yet needs none of them: contacts
     // have distinct ids and numbers, so nothing can conflict (and the insert runs at the speed
     // of a bare INSERT … SELECT).
-    let empty: bool = sqlx::query_scalar(
-        "SELECT NOT EXISTS (SELECT 1 FROM callout_participations WHERE callout_id = ?)",
+    let empty: bool = on_engine!(conn, ex => sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM callout_participations WHERE callout_id = $1)",
     )
     .bind(callout_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    qb.push(" FROM contacts c WHERE 1");
+    .fetch_one(ex).await)?;
+    qb.push(" FROM contacts c WHERE true");
     if !empty {
         qb.push(" AND NOT EXISTS (SELECT 1 FROM callout_participations x WHERE x.callout_id = ")
             .push_bind(callout_id)
@@ -210,6 +205,6 @@ pub async fn populate(
             .push(" AND y.msisdn = c.msisdn)");
     }
     push_contact_filter(&mut qb, "c", filter, side);
-    qb.push(" ORDER BY c.id");
-    Ok(qb.build().execute(conn).await?.rows_affected())
+    qb.push(" ORDER BY c.id ON CONFLICT DO NOTHING");
+    Ok(qb.execute(conn).await?)
 }

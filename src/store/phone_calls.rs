@@ -1,10 +1,10 @@
 //! Phone calls table: CRUD, filters, the set-based batch statements, and the conditional
 //! updates through which workers claim and finish calls.
 
+use super::engine::{Handle, Kind, Qb, on_engine};
 use super::filter::push_filter;
-use super::{Conn, Page, Paged, PhoneCall, Result};
+use super::{Page, Paged, PhoneCall, Result};
 use crate::domain::filter::Filter;
-use sqlx::{QueryBuilder, Sqlite};
 
 pub(crate) const COLS: &str = "pc.id, pc.callout_participation_id, pc.contact_id, pc.create_batch_operation_id, \
     pc.queue_batch_operation_id, pc.queue_remote_fetch_batch_operation_id, pc.status, pc.msisdn, \
@@ -15,7 +15,7 @@ pub(crate) const COLS: &str = "pc.id, pc.callout_participation_id, pc.contact_id
     cp.callout_id AS callout_id, pc.dial_attempt_id, pc.dial_started_at";
 pub(crate) const FROM: &str = " FROM phone_calls pc \
     LEFT JOIN callout_participations cp ON cp.id = pc.callout_participation_id \
-    LEFT JOIN callouts co ON co.id = cp.callout_id WHERE 1";
+    LEFT JOIN callouts co ON co.id = cp.callout_id WHERE true";
 
 /// Which calls an index or batch operation works on.
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +36,7 @@ pub enum Scope<'a> {
     },
 }
 
-pub(crate) fn push_scope(qb: &mut QueryBuilder<Sqlite>, scope: Scope<'_>) {
+pub(crate) fn push_scope(qb: &mut Qb, scope: Scope<'_>) {
     match scope {
         Scope::All => {}
         Scope::Participation(id) => {
@@ -79,14 +79,15 @@ fn scope_limit(scope: Scope<'_>) -> Option<i64> {
 }
 
 pub async fn list(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     scope: Scope<'_>,
     filter: &Filter,
     page: Page,
 ) -> Result<Paged<PhoneCall>> {
+    let kind = conn.kind();
     let limit = scope_limit(scope);
     let build = |select: &str| {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {select}{FROM}"));
+        let mut qb = Qb::new(kind, format!("SELECT {select}{FROM}"));
         push_scope(&mut qb, scope);
         push_filter(&mut qb, "pc", filter);
         qb
@@ -97,59 +98,74 @@ pub async fn list(
 /// The newest `limit` calls in scope matching the filter, newest first: a walk down the
 /// primary key, no count and no OFFSET.
 pub async fn latest(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     scope: Scope<'_>,
     filter: &Filter,
     limit: i64,
 ) -> Result<Vec<PhoneCall>> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM}"));
+    let kind = conn.kind();
+    let mut qb = Qb::new(kind, format!("SELECT {COLS}{FROM}"));
     push_scope(&mut qb, scope);
     push_filter(&mut qb, "pc", filter);
     qb.push(" ORDER BY pc.id DESC LIMIT ").push_bind(limit);
-    Ok(qb.build_query_as::<PhoneCall>().fetch_all(conn).await?)
+    Ok(qb.fetch_all::<PhoneCall>(conn).await?)
 }
 
 /// Count of the preview set (limited), for validations.
-pub async fn count(conn: &mut Conn, scope: Scope<'_>, filter: &Filter) -> Result<i64> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT count(*) FROM (SELECT pc.id{FROM}"));
+pub async fn count(conn: &mut impl Handle, scope: Scope<'_>, filter: &Filter) -> Result<i64> {
+    let kind = conn.kind();
+    let mut qb = Qb::new(kind, format!("SELECT count(*) FROM (SELECT pc.id{FROM}"));
     push_scope(&mut qb, scope);
     push_filter(&mut qb, "pc", filter);
-    qb.push(" ORDER BY pc.id LIMIT ")
-        .push_bind(scope_limit(scope).unwrap_or(-1))
-        .push(")");
-    Ok(qb.build_query_scalar().fetch_one(&mut *conn).await?)
+    qb.push(" ORDER BY pc.id")
+        .push_limit(scope_limit(scope))
+        .push(") AS preview");
+    Ok(qb.scalar(conn).await?)
 }
 
-pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<PhoneCall>> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND pc.id = "));
+pub async fn get(conn: &mut impl Handle, id: i64) -> Result<Option<PhoneCall>> {
+    let kind = conn.kind();
+    let mut qb = Qb::new(kind, format!("SELECT {COLS}{FROM} AND pc.id = "));
     qb.push_bind(id);
-    Ok(qb
-        .build_query_as::<PhoneCall>()
-        .fetch_optional(conn)
-        .await?)
+    Ok(qb.fetch_optional::<PhoneCall>(conn).await?)
 }
 
-pub async fn by_remote_call_id(conn: &mut Conn, remote_call_id: &str) -> Result<Option<PhoneCall>> {
-    let mut qb =
-        QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND pc.remote_call_id = "));
-    qb.push_bind(remote_call_id.to_string())
-        .push(" COLLATE NOCASE");
-    Ok(qb
-        .build_query_as::<PhoneCall>()
-        .fetch_optional(conn)
-        .await?)
+pub async fn by_remote_call_id(
+    conn: &mut impl Handle,
+    remote_call_id: &str,
+) -> Result<Option<PhoneCall>> {
+    let kind = conn.kind();
+    let mut qb = Qb::new(
+        kind,
+        match kind {
+            Kind::Sqlite => format!("SELECT {COLS}{FROM} AND pc.remote_call_id = "),
+            Kind::Postgres => format!("SELECT {COLS}{FROM} AND lower(pc.remote_call_id) = "),
+        },
+    );
+    // Provider SIDs match case-insensitively (the unique index is on the same expression).
+    match kind {
+        Kind::Sqlite => qb
+            .push_bind(remote_call_id.to_string())
+            .push(" COLLATE NOCASE"),
+        Kind::Postgres => qb
+            .push("lower(")
+            .push_bind(remote_call_id.to_string())
+            .push(")"),
+    };
+    Ok(qb.fetch_optional::<PhoneCall>(conn).await?)
 }
 
 /// The unresolved claim (a `queued` call) with this attempt id.
-pub async fn by_dial_attempt(conn: &mut Conn, attempt: &str) -> Result<Option<PhoneCall>> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT {COLS}{FROM} AND pc.status = 'queued' AND pc.dial_attempt_id IS NOT NULL AND pc.dial_attempt_id = "
-    ));
+pub async fn by_dial_attempt(conn: &mut impl Handle, attempt: &str) -> Result<Option<PhoneCall>> {
+    let kind = conn.kind();
+    let mut qb = Qb::new(
+        kind,
+        format!(
+            "SELECT {COLS}{FROM} AND pc.status = 'queued' AND pc.dial_attempt_id IS NOT NULL AND pc.dial_attempt_id = "
+        ),
+    );
     qb.push_bind(attempt.to_string());
-    Ok(qb
-        .build_query_as::<PhoneCall>()
-        .fetch_optional(conn)
-        .await?)
+    Ok(qb.fetch_optional::<PhoneCall>(conn).await?)
 }
 
 pub struct NewPhoneCall<'a> {
@@ -165,11 +181,11 @@ pub struct NewPhoneCall<'a> {
     pub remote_request_params: &'a str,
 }
 
-pub async fn insert(conn: &mut Conn, c: &NewPhoneCall<'_>, now: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar(
+pub async fn insert(conn: &mut impl Handle, c: &NewPhoneCall<'_>, now: &str) -> Result<i64> {
+    Ok(on_engine!(conn, ex => sqlx::query_scalar(
         "INSERT INTO phone_calls (callout_participation_id, contact_id, msisdn, status, remote_call_id, \
          remote_status, remote_direction, call_flow_logic, metadata, remote_request_params, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(c.callout_participation_id)
     .bind(c.contact_id)
@@ -183,8 +199,7 @@ pub async fn insert(conn: &mut Conn, c: &NewPhoneCall<'_>, now: &str) -> Result<
     .bind(c.remote_request_params)
     .bind(now)
     .bind(now)
-    .fetch_all(conn)
-    .await?
+    .fetch_all(ex).await)?
     .into_iter()
     .next()
     .ok_or(sqlx::Error::RowNotFound)?)
@@ -192,7 +207,7 @@ pub async fn insert(conn: &mut Conn, c: &NewPhoneCall<'_>, now: &str) -> Result<
 
 /// Updates the editable fields, only while the call is `created` ([fix] SCFM §14.10).
 pub async fn update_created(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     id: i64,
     msisdn: &str,
     call_flow_logic: Option<&str>,
@@ -200,9 +215,9 @@ pub async fn update_created(
     remote_request_params: &str,
     now: &str,
 ) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE phone_calls SET msisdn = ?, call_flow_logic = ?, metadata = ?, remote_request_params = ?, \
-         updated_at = ? WHERE id = ? AND status = 'created'",
+    let r = on_engine!(conn, ex => sqlx::query(
+        "UPDATE phone_calls SET msisdn = $1, call_flow_logic = $2, metadata = $3, remote_request_params = $4, \
+         updated_at = $5 WHERE id = $6 AND status = 'created'",
     )
     .bind(msisdn)
     .bind(call_flow_logic)
@@ -210,40 +225,38 @@ pub async fn update_created(
     .bind(remote_request_params)
     .bind(now)
     .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
-pub async fn has_events(conn: &mut Conn, id: i64) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM remote_phone_call_events WHERE phone_call_id = ?)",
+pub async fn has_events(conn: &mut impl Handle, id: i64) -> Result<bool> {
+    let n: bool = on_engine!(conn, ex => sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM remote_phone_call_events WHERE phone_call_id = $1)",
     )
     .bind(id)
-    .fetch_one(conn)
-    .await?;
-    Ok(n != 0)
+    .fetch_one(ex).await)?;
+    Ok(n)
 }
 
 /// Deletes only a `created` call.
-pub async fn delete_created(conn: &mut Conn, id: i64) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM phone_calls WHERE id = ? AND status = 'created'")
+pub async fn delete_created(conn: &mut impl Handle, id: i64) -> Result<bool> {
+    let r = on_engine!(conn, ex => sqlx::query("DELETE FROM phone_calls WHERE id = $1 AND status = 'created'")
         .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(r.rows_affected() == 1)
+        .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
 /// Applies an API transition atomically (`from` -> `to`); with `batch_column`, also records the
 /// batch operation that fired it. Returns whether the call moved.
 pub async fn transition(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     id: i64,
     from: &[&str],
     to: &str,
     now: &str,
 ) -> Result<bool> {
-    let mut qb = QueryBuilder::<Sqlite>::new("UPDATE phone_calls SET status = ");
+    let kind = conn.kind();
+    let mut qb = Qb::new(kind, "UPDATE phone_calls SET status = ");
     qb.push_bind(to.to_string())
         .push(", updated_at = ")
         .push_bind(now.to_string());
@@ -253,43 +266,49 @@ pub async fn transition(
     qb.push(" WHERE id = ")
         .push_bind(id)
         .push(" AND status IN (");
-    let mut sep = qb.separated(", ");
-    for f in from {
-        sep.push_bind(f.to_string());
+    for (i, f) in from.iter().enumerate() {
+        if i > 0 {
+            qb.push(", ");
+        }
+        qb.push_bind(f.to_string());
     }
     qb.push(")");
     if to == "remote_fetch_queued" {
         qb.push(" AND remote_call_id IS NOT NULL");
     }
-    Ok(qb.build().execute(conn).await?.rows_affected() == 1)
+    Ok(qb.execute(conn).await? == 1)
 }
 
 /// Number of calls whose `column` is later than `since`, optionally restricted to `statuses`
 /// (the `max_per_period` count). `column` is one of three fixed names chosen in the domain.
 pub async fn count_since(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     column: &'static str,
     since: &str,
     statuses: Option<&[String]>,
 ) -> Result<i64> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT count(*) FROM phone_calls WHERE {column} > "
-    ));
+    let kind = conn.kind();
+    let mut qb = Qb::new(
+        kind,
+        format!("SELECT count(*) FROM phone_calls WHERE {column} > "),
+    );
     qb.push_bind(since.to_string());
     if let Some(statuses) = statuses {
         qb.push(" AND status IN (");
-        let mut sep = qb.separated(", ");
-        for s in statuses {
-            sep.push_bind(s.clone());
+        for (i, s) in statuses.iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
+            }
+            qb.push_bind(s.clone());
         }
         qb.push(")");
     }
-    Ok(qb.build_query_scalar().fetch_one(conn).await?)
+    Ok(qb.scalar(conn).await?)
 }
 
 /// PhoneCallCreate run: one call per participation in the preview, in one INSERT … SELECT.
 pub async fn create_from_participations(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     callout: &Filter,
     participation: &Filter,
     limit: Option<i64>,
@@ -297,7 +316,9 @@ pub async fn create_from_participations(
     remote_request_params: &str,
     now: &str,
 ) -> Result<u64> {
-    let mut qb = QueryBuilder::<Sqlite>::new(
+    let kind = conn.kind();
+    let mut qb = Qb::new(
+        kind,
         "INSERT INTO phone_calls (callout_participation_id, contact_id, create_batch_operation_id, status, msisdn, \
          remote_request_params, created_at, updated_at) SELECT cp.id, cp.contact_id, ",
     );
@@ -308,12 +329,11 @@ pub async fn create_from_participations(
         .push_bind(now.to_string())
         .push(", ")
         .push_bind(now.to_string());
-    qb.push(" FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id WHERE 1");
+    qb.push(" FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id WHERE true");
     push_filter(&mut qb, "co", callout);
     push_filter(&mut qb, "cp", participation);
-    qb.push(" ORDER BY cp.id LIMIT ")
-        .push_bind(limit.unwrap_or(-1));
-    Ok(qb.build().execute(conn).await?.rows_affected())
+    qb.push(" ORDER BY cp.id").push_limit(limit);
+    Ok(qb.execute(conn).await?)
 }
 
 /// PhoneCallQueue / RemoteFetch run: fires `queue` (created -> queued) or `queue_remote_fetch`
@@ -328,12 +348,13 @@ pub struct QueueSet<'a> {
 }
 
 pub async fn queue_preview(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     set: &QueueSet<'_>,
     batch_id: i64,
     fetch: bool,
     now: &str,
 ) -> Result<u64> {
+    let kind = conn.kind();
     let QueueSet {
         callout,
         participation,
@@ -349,9 +370,10 @@ pub async fn queue_preview(
     } else {
         ("queued", "created", "queue_batch_operation_id")
     };
-    let mut qb = QueryBuilder::<Sqlite>::new(format!(
-        "UPDATE phone_calls SET status = '{to}', {column} = "
-    ));
+    let mut qb = Qb::new(
+        kind,
+        format!("UPDATE phone_calls SET status = '{to}', {column} = "),
+    );
     qb.push_bind(batch_id)
         .push(", updated_at = ")
         .push_bind(now.to_string());
@@ -372,10 +394,8 @@ pub async fn queue_preview(
         },
     );
     push_filter(&mut qb, "pc", calls);
-    qb.push(" ORDER BY pc.id LIMIT ")
-        .push_bind(limit.unwrap_or(-1))
-        .push(")");
-    Ok(qb.build().execute(conn).await?.rows_affected())
+    qb.push(" ORDER BY pc.id").push_limit(limit).push(")");
+    Ok(qb.execute(conn).await?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,30 +407,51 @@ pub async fn queue_preview(
 /// made. Calls of a campaign whose callout is paused or stopped are held back (pause takes
 /// effect before the next dial). Run it inside a write transaction: the UPDATE and the read
 /// of the claimed rows then see the same state.
-pub async fn claim_for_dial(conn: &mut Conn, limit: i64, now: &str) -> Result<Vec<PhoneCall>> {
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "UPDATE phone_calls SET dial_attempt_id = lower(hex(randomblob(16))), dial_started_at = ?1 \
-         WHERE id IN (SELECT q.id FROM phone_calls q WHERE q.status = 'queued' AND q.dial_attempt_id IS NULL \
-                      AND NOT EXISTS (SELECT 1 FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id \
-                                      WHERE cp.id = q.callout_participation_id AND co.dialing_settings IS NOT NULL \
-                                        AND co.status <> 'running') \
-                      ORDER BY q.id LIMIT ?2) \
-           AND status = 'queued' AND dial_attempt_id IS NULL RETURNING id",
-    )
+pub async fn claim_for_dial(
+    conn: &mut impl Handle,
+    limit: i64,
+    now: &str,
+) -> Result<Vec<PhoneCall>> {
+    let kind = conn.kind();
+    // The candidates: the oldest unclaimed queued calls, not held back by a paused campaign.
+    const CANDIDATES: &str = "SELECT q.id FROM phone_calls q WHERE q.status = 'queued' AND q.dial_attempt_id IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id \
+                         WHERE cp.id = q.callout_participation_id AND co.dialing_settings IS NOT NULL \
+                           AND co.status <> 'running') \
+         ORDER BY q.id LIMIT $2";
+    // A fresh random attempt id per row (32 hex digits). On PostgreSQL the candidates are locked,
+    // skipping rows another process is claiming right now, and taken once in a materialized CTE:
+    // as an `IN (…)` subquery the planner may run a `LIMIT … SKIP LOCKED` scan more than once
+    // and claim more than `limit` rows.
+    let sql = match kind {
+        Kind::Sqlite => format!(
+            "UPDATE phone_calls SET dial_attempt_id = lower(hex(randomblob(16))), dial_started_at = $1 \
+             WHERE id IN ({CANDIDATES}) AND status = 'queued' AND dial_attempt_id IS NULL RETURNING id"
+        ),
+        Kind::Postgres => format!(
+            "WITH picked AS MATERIALIZED ({CANDIDATES} FOR UPDATE OF q SKIP LOCKED) \
+             UPDATE phone_calls SET dial_attempt_id = replace(gen_random_uuid()::text, '-', ''), \
+                    dial_started_at = $1 \
+             WHERE id IN (SELECT id FROM picked) AND status = 'queued' AND dial_attempt_id IS NULL \
+             RETURNING id"
+        ),
+    };
+    let ids: Vec<i64> = on_engine!(conn, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
     .bind(now)
     .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(ex).await)?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {COLS}{FROM} AND pc.id IN ("));
-    let mut sep = qb.separated(", ");
-    for id in ids {
-        sep.push_bind(id);
+    let mut qb = Qb::new(kind, format!("SELECT {COLS}{FROM} AND pc.id IN ("));
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            qb.push(", ");
+        }
+        qb.push_bind(id);
     }
     qb.push(") ORDER BY pc.id");
-    Ok(qb.build_query_as::<PhoneCall>().fetch_all(conn).await?)
+    Ok(qb.fetch_all::<PhoneCall>(conn).await?)
 }
 
 /// What the provider answered to a create.
@@ -424,7 +465,7 @@ pub struct Accepted<'a> {
 /// The provider accepted the call: `queued` -> `remotely_queued` with its SID, only for the
 /// attempt that dialled it.
 pub async fn mark_remotely_queued(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     id: i64,
     attempt_id: &str,
     a: &Accepted<'_>,
@@ -437,10 +478,10 @@ pub async fn mark_remotely_queued(
         remote_direction,
         response,
     } = *a;
-    let r = sqlx::query(
-        "UPDATE phone_calls SET status = 'remotely_queued', remote_call_id = ?, remote_status = ?, \
-         remote_direction = ?, remote_queue_response = ?, remote_error_message = NULL, remotely_queued_at = ?, \
-         updated_at = ?, next_poll_at = ? WHERE id = ? AND status = 'queued' AND dial_attempt_id = ?",
+    let r = on_engine!(conn, ex => sqlx::query(
+        "UPDATE phone_calls SET status = 'remotely_queued', remote_call_id = $1, remote_status = $2, \
+         remote_direction = $3, remote_queue_response = $4, remote_error_message = NULL, remotely_queued_at = $5, \
+         updated_at = $6, next_poll_at = $7 WHERE id = $8 AND status = 'queued' AND dial_attempt_id = $9",
     )
     .bind(remote_call_id)
     .bind(remote_status)
@@ -451,9 +492,8 @@ pub async fn mark_remotely_queued(
     .bind(next_poll_at)
     .bind(id)
     .bind(attempt_id)
-    .execute(conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
 /// A call that could not be placed, or whose outcome stayed unknown.
@@ -466,10 +506,10 @@ pub struct Errored<'a> {
 }
 
 /// `queued` -> `errored` with the reason, only for the attempt that claimed it.
-pub async fn mark_errored(conn: &mut Conn, e: &Errored<'_>, now: &str) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE phone_calls SET status = 'errored', remote_error_message = ?, outcome_unknown = ?, \
-         remotely_queued_at = ?, updated_at = ? WHERE id = ? AND status = 'queued' AND dial_attempt_id = ?",
+pub async fn mark_errored(conn: &mut impl Handle, e: &Errored<'_>, now: &str) -> Result<bool> {
+    let r = on_engine!(conn, ex => sqlx::query(
+        "UPDATE phone_calls SET status = 'errored', remote_error_message = $1, outcome_unknown = $2, \
+         remotely_queued_at = $3, updated_at = $4 WHERE id = $5 AND status = 'queued' AND dial_attempt_id = $6",
     )
     .bind(e.message)
     .bind(e.outcome_unknown)
@@ -477,78 +517,90 @@ pub async fn mark_errored(conn: &mut Conn, e: &Errored<'_>, now: &str) -> Result
     .bind(now)
     .bind(e.id)
     .bind(e.attempt_id)
-    .execute(conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
 /// Before a retried create (429, not sent): swaps the claim to a fresh attempt id and start
 /// time, only while the old claim is still unresolved. False when reconciliation resolved it
 /// meanwhile, so the retry must not be sent.
 pub async fn renew_claim(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     id: i64,
     old_attempt: &str,
     new_attempt: &str,
     now: &str,
 ) -> Result<bool> {
-    let r = sqlx::query(
-        "UPDATE phone_calls SET dial_attempt_id = ?, dial_started_at = ? \
-         WHERE id = ? AND status = 'queued' AND dial_attempt_id = ?",
+    let r = on_engine!(conn, ex => sqlx::query(
+        "UPDATE phone_calls SET dial_attempt_id = $1, dial_started_at = $2 \
+         WHERE id = $3 AND status = 'queued' AND dial_attempt_id = $4",
     )
     .bind(new_attempt)
     .bind(now)
     .bind(id)
     .bind(old_attempt)
-    .execute(conn)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .execute(ex).await.map(|r| r.rows_affected()))?;
+    Ok(r == 1)
 }
 
 /// Notes the latest dial problem without changing the state (rate limits, unknown outcome).
-pub async fn note_error(conn: &mut Conn, id: i64, message: &str, now: &str) -> Result<()> {
-    sqlx::query("UPDATE phone_calls SET remote_error_message = ?, updated_at = ? WHERE id = ?")
+pub async fn note_error(conn: &mut impl Handle, id: i64, message: &str, now: &str) -> Result<()> {
+    on_engine!(conn, ex => sqlx::query("UPDATE phone_calls SET remote_error_message = $1, updated_at = $2 WHERE id = $3")
         .bind(message)
         .bind(now)
         .bind(id)
-        .execute(conn)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Calls claimed for dialling whose attempt started before `before` and never resolved (a
 /// crash, or an unknown outcome): to be reconciled by asking the provider, never redialled.
-pub async fn unresolved_dials(conn: &mut Conn, before: &str, limit: i64) -> Result<Vec<PhoneCall>> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT {COLS}{FROM} AND pc.status = 'queued' AND pc.dial_attempt_id IS NOT NULL AND pc.dial_started_at < "
-    ));
+pub async fn unresolved_dials(
+    conn: &mut impl Handle,
+    before: &str,
+    limit: i64,
+) -> Result<Vec<PhoneCall>> {
+    let kind = conn.kind();
+    let mut qb = Qb::new(
+        kind,
+        format!(
+            "SELECT {COLS}{FROM} AND pc.status = 'queued' AND pc.dial_attempt_id IS NOT NULL AND pc.dial_started_at < "
+        ),
+    );
     qb.push_bind(before.to_string())
         .push(" ORDER BY pc.id LIMIT ")
         .push_bind(limit);
-    Ok(qb.build_query_as::<PhoneCall>().fetch_all(conn).await?)
+    Ok(qb.fetch_all::<PhoneCall>(conn).await?)
 }
 
 /// Leases calls due for a status fetch: every `remote_fetch_queued` call, and calls in flight
 /// (`remotely_queued`, `in_progress`) whose `next_poll_at` has passed. The lease pushes
 /// `next_poll_at` to `lease_until`, so another process skips them meanwhile.
 pub async fn lease_for_poll(
-    conn: &mut Conn,
+    conn: &mut impl Handle,
     now: &str,
     lease_until: &str,
     limit: i64,
 ) -> Result<Vec<PhoneCall>> {
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "UPDATE phone_calls SET next_poll_at = ?2 WHERE id IN ( \
-           SELECT id FROM phone_calls WHERE remote_call_id IS NOT NULL AND ( \
-             (status = 'remote_fetch_queued' AND (next_poll_at IS NULL OR next_poll_at <= ?1)) OR \
-             (status IN ('remotely_queued', 'in_progress') AND next_poll_at IS NOT NULL AND next_poll_at <= ?1)) \
-           ORDER BY id LIMIT ?3) RETURNING id",
-    )
+    const DUE: &str = "SELECT id FROM phone_calls WHERE remote_call_id IS NOT NULL AND ( \
+             (status = 'remote_fetch_queued' AND (next_poll_at IS NULL OR next_poll_at <= $1)) OR \
+             (status IN ('remotely_queued', 'in_progress') AND next_poll_at IS NOT NULL AND next_poll_at <= $1)) \
+           ORDER BY id LIMIT $3";
+    // PostgreSQL: locked and taken once, as in `claim_for_dial`.
+    let sql = match conn.kind() {
+        Kind::Sqlite => {
+            format!("UPDATE phone_calls SET next_poll_at = $2 WHERE id IN ({DUE}) RETURNING id")
+        }
+        Kind::Postgres => format!(
+            "WITH due AS MATERIALIZED ({DUE} FOR UPDATE SKIP LOCKED) \
+             UPDATE phone_calls SET next_poll_at = $2 WHERE id IN (SELECT id FROM due) RETURNING id"
+        ),
+    };
+    let ids: Vec<i64> = on_engine!(conn, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
     .bind(now)
     .bind(lease_until)
     .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(ex).await)?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(c) = get(conn, id).await? {
@@ -584,8 +636,9 @@ pub enum NextPoll<'a> {
     KeepOr(&'a str),
 }
 
-pub async fn apply_remote(conn: &mut Conn, u: &RemoteUpdate<'_>, now: &str) -> Result<bool> {
-    let mut qb = QueryBuilder::<Sqlite>::new("UPDATE phone_calls SET status = ");
+pub async fn apply_remote(conn: &mut impl Handle, u: &RemoteUpdate<'_>, now: &str) -> Result<bool> {
+    let kind = conn.kind();
+    let mut qb = Qb::new(kind, "UPDATE phone_calls SET status = ");
     qb.push_bind(u.new_status.to_string());
     qb.push(", updated_at = ").push_bind(now.to_string());
     if let Some(rs) = u.remote_status {
@@ -613,16 +666,20 @@ pub async fn apply_remote(conn: &mut Conn, u: &RemoteUpdate<'_>, now: &str) -> R
         .push_bind(u.id)
         .push(" AND status = ")
         .push_bind(u.expected_status.to_string());
-    Ok(qb.build().execute(conn).await?.rows_affected() == 1)
+    Ok(qb.execute(conn).await? == 1)
 }
 
 /// Counts by status (TUI and progress).
-pub async fn status_counts(conn: &mut Conn, callout_id: Option<i64>) -> Result<Vec<(String, i64)>> {
-    let mut qb = QueryBuilder::<Sqlite>::new("SELECT pc.status, count(*) FROM phone_calls pc");
+pub async fn status_counts(
+    conn: &mut impl Handle,
+    callout_id: Option<i64>,
+) -> Result<Vec<(String, i64)>> {
+    let kind = conn.kind();
+    let mut qb = Qb::new(kind, "SELECT pc.status, count(*) FROM phone_calls pc");
     if let Some(id) = callout_id {
         qb.push(" JOIN callout_participations cp ON cp.id = pc.callout_participation_id WHERE cp.callout_id = ")
             .push_bind(id);
     }
     qb.push(" GROUP BY pc.status ORDER BY pc.status");
-    Ok(qb.build_query_as::<(String, i64)>().fetch_all(conn).await?)
+    Ok(qb.fetch_all::<(String, i64)>(conn).await?)
 }

@@ -1,10 +1,11 @@
-//! Reading the domain records (`domain/records.rs`) from SQLite rows. The records stay plain
+//! Reading the domain records (`domain/records.rs`) from SQLite and PostgreSQL rows. The records stay plain
 //! data: this file maps each column to the field of the same name, which is all the derive did.
 
 use crate::domain::{
     BatchOperation, Callout, Contact, Participation, PhoneCall, RemotePhoneCallEvent,
 };
 use sqlx::Row;
+use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
 /// `impl FromRow` for a record whose fields are all read from columns of the same name. The
@@ -16,6 +17,17 @@ macro_rules! from_columns {
             fn from_row(row: &'r SqliteRow) -> Result<Self, sqlx::Error> {
                 Ok($record {
                     $($field: row.try_get(stringify!($field))?,)*
+                })
+            }
+        }
+        // PostgreSQL keeps JSON columns as `text`, as SQLite does (migrations/postgres/): the
+        // `serde_json::Value` fields decode from that text, which sqlx's type check would
+        // refuse (it expects `json`), so the columns are read unchecked. Every other column of
+        // these records is `bigint` or `text`, matching its field.
+        impl<'r> sqlx::FromRow<'r, PgRow> for $record {
+            fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+                Ok($record {
+                    $($field: row.try_get_unchecked(stringify!($field))?,)*
                 })
             }
         }

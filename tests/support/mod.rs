@@ -1,5 +1,7 @@
 //! Shared helpers for integration tests: a real scfm server on 127.0.0.1 over a temp SQLite
-//! file, a reqwest client with API credentials, and the fake provider.
+//! file (or, with `SCFM_TEST_DATABASE=postgres://…`, a fresh database of its own on that
+//! PostgreSQL server: `Config::for_tests`), a reqwest client with API credentials, and the fake
+//! provider.
 #![allow(dead_code)]
 
 pub mod fake_provider;
@@ -16,6 +18,7 @@ pub const TOKEN: &str = "test-token";
 pub struct TestServer {
     pub running: Option<Running>,
     pub base: String,
+    /// The SQLite file (empty on PostgreSQL; tests that read it skip there).
     pub db: PathBuf,
     pub config: Config,
     pub dir: TempDir,
@@ -47,7 +50,11 @@ impl TestServer {
         TestServer {
             running: Some(running),
             base,
-            db: config.database.clone(),
+            db: config
+                .database
+                .sqlite_path()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
             config,
             dir,
             http: reqwest::Client::new(),

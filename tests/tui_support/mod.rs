@@ -24,7 +24,11 @@ pub fn fixed_clock() -> Clock {
 
 pub async fn service_with(clock: Clock) -> (TempDir, Service) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("scfm.sqlite3")).await.unwrap();
+    let store = Store::open(scfm::store::Location::for_tests(
+        &dir.path().join("scfm.sqlite3"),
+    ))
+    .await
+    .unwrap();
     (dir, Service::new(store, clock, Registry::default()))
 }
 
@@ -314,13 +318,16 @@ pub async fn seed_campaign(service: &Service) -> i64 {
     ];
     let mut tx = service.store().write().await.unwrap();
     for (call, (status, response)) in calls.iter().zip(outcomes) {
-        sqlx::query("UPDATE phone_calls SET status = ?, remote_response = ? WHERE id = ?")
-            .bind(status)
-            .bind(response)
-            .bind(call.id)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        scfm::on_engine!(&mut tx, ex => sqlx::query(
+            "UPDATE phone_calls SET status = $1, remote_response = $2 WHERE id = $3",
+        )
+        .bind(status)
+        .bind(response)
+        .bind(call.id)
+        .execute(ex)
+        .await
+        .map(|_| ()))
+        .unwrap();
     }
     tx.commit().await.unwrap();
     callout.id
