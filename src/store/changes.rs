@@ -1,11 +1,13 @@
 //! Noticing commits made by any connection or process: the engine side of the service's
 //! `ChangeFeed`. On SQLite, `PRAGMA data_version` read on one held connection (the value is per
 //! connection, so it must always be read on the same one) changes whenever another connection
-//! commits; it is polled. A push-based engine (PostgreSQL LISTEN/NOTIFY) fits the same
-//! `changed()`: it waits for the next notification instead of sleeping.
+//! commits; it is polled. On PostgreSQL a `LISTEN scfm_changes` connection waits for the
+//! notifications the schema's statement triggers send on every committed write
+//! (migrations/postgres/), so an idle database costs nothing and a change is seen at once.
 
 use super::engine::{Conn, Handle, on_engine};
 use super::{Db, Result, Store};
+use sqlx::postgres::PgListener;
 use std::time::Duration;
 
 /// How often `data_version` is read.
@@ -18,9 +20,12 @@ pub enum ChangeWatch {
         /// The version last seen (`None` if it could not be read yet).
         last: Option<i64>,
     },
-    /// Not wired to notifications yet: reports a change every `POLL_EVERY`.
-    Postgres,
+    /// Listening on `scfm_changes` on a connection of its own.
+    Postgres(Box<PgListener>),
 }
+
+/// The channel the PostgreSQL schema's triggers notify.
+pub const CHANNEL: &str = "scfm_changes";
 
 impl Store {
     /// Opens a change watch: takes a connection and reads the current version, so that the
@@ -32,16 +37,22 @@ impl Store {
                 let last = data_version(&mut conn).await.ok();
                 Ok(ChangeWatch::Sqlite { conn, last })
             }
-            Db::Postgres(_) => Ok(ChangeWatch::Postgres),
+            Db::Postgres(pool) => {
+                let mut listener = PgListener::connect_with(pool).await?;
+                listener.listen(CHANNEL).await?;
+                Ok(ChangeWatch::Postgres(Box::new(listener)))
+            }
         }
     }
 }
 
 impl ChangeWatch {
-    /// Waits until a commit is seen that was not reported yet. Every `POLL_EVERY` it reads
-    /// `data_version`; a read that fails is returned as the error (the caller may call again,
-    /// which waits another interval), and the version last seen is kept. Cancel-safe: a
-    /// dropped call reports nothing and forgets nothing.
+    /// Waits until a commit is seen that was not reported yet. SQLite: every `POLL_EVERY` it
+    /// reads `data_version`; a read that fails is returned as the error (the caller may call
+    /// again, which waits another interval), and the version last seen is kept. Cancel-safe: a
+    /// dropped call reports nothing and forgets nothing. PostgreSQL: waits for the next
+    /// notification (a dropped call loses none that were not read yet: they stay buffered on
+    /// the listener's connection).
     pub async fn changed(&mut self) -> Result<()> {
         match self {
             ChangeWatch::Sqlite { conn, last } => loop {
@@ -52,8 +63,11 @@ impl ChangeWatch {
                     return Ok(());
                 }
             },
-            ChangeWatch::Postgres => {
-                tokio::time::sleep(POLL_EVERY).await;
+            // A notification is a change. A lost connection (`None`: the server restarted or
+            // dropped it) may have hidden some, so it counts as one too; the next call
+            // reconnects and listens again (an error if it cannot: the caller calls again).
+            ChangeWatch::Postgres(listener) => {
+                listener.try_recv().await?;
                 Ok(())
             }
         }
