@@ -219,6 +219,8 @@ impl Store {
             .min_connections(1)
             .connect(&url)
             .await?;
+        // `migrate!` embeds the folder at compile time; cargo does not watch it, so after editing
+        // a migration in a dev build, touch this file (a clean build, as CI's, always reads it).
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await
