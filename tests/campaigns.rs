@@ -422,12 +422,6 @@ async fn calling_window_uses_a_controllable_clock() {
 /// a campaign with retries and the provider's status changes.
 #[tokio::test]
 async fn the_call_summary_follows_every_write() {
-    if scfm::store::location::skip_on_postgres(
-        "the_call_summary_follows_every_write",
-        "checks the summary with raw SQLite statements on the file",
-    ) {
-        return;
-    }
     let fake = FakeProvider::start(
         FakeConfig::twilio().scenario(NumberMatch::Exact("+85512360001".into()), Scenario::busy()),
     )
@@ -471,31 +465,34 @@ async fn the_call_summary_follows_every_write() {
     assert_eq!(fake.creates_for("+85512360001"), 2, "busy: retried once");
     assert_eq!(fake.creates_for("+85512360000"), 1);
 
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", s.db.display()))
-        .await
-        .unwrap();
-    let wrong: Vec<(i64,)> = sqlx::query_as(
+    // A second store on the same database (either engine) recomputes the summary.
+    let check = scfm::store::Store::open(&s.config.database).await.unwrap();
+    let mut conn = check.read().await.unwrap();
+    let wrong: Vec<(i64,)> = scfm::on_engine!(&mut conn, ex => sqlx::query_as(
         "SELECT cp.id FROM callout_participations cp \
          LEFT JOIN (SELECT callout_participation_id AS pid, count(*) AS n, max(id) AS last_id FROM phone_calls \
                     GROUP BY callout_participation_id) s ON s.pid = cp.id \
          LEFT JOIN phone_calls l ON l.id = s.last_id \
-         WHERE cp.call_count IS NOT COALESCE(s.n, 0) OR cp.last_call_id IS NOT s.last_id \
-            OR cp.last_call_status IS NOT l.status OR cp.last_call_status_at > l.updated_at \
+         WHERE cp.call_count IS DISTINCT FROM COALESCE(s.n, 0) OR cp.last_call_id IS DISTINCT FROM s.last_id \
+            OR cp.last_call_status IS DISTINCT FROM l.status OR cp.last_call_status_at > l.updated_at \
             OR (l.id IS NOT NULL AND cp.last_call_status_at IS NULL)",
     )
-    .fetch_all(&pool)
-    .await
+    .fetch_all(ex)
+    .await)
     .unwrap();
     assert!(
         wrong.is_empty(),
         "summary differs for participations {wrong:?}"
     );
-    let calls: i64 = sqlx::query_scalar("SELECT sum(call_count) FROM callout_participations")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let calls: i64 = scfm::on_engine!(&mut conn, ex => sqlx::query_scalar(
+        "SELECT CAST(sum(call_count) AS BIGINT) FROM callout_participations",
+    )
+    .fetch_one(ex)
+    .await)
+    .unwrap();
     assert_eq!(calls, 5);
-    pool.close().await;
+    drop(conn);
+    check.close().await;
     s.stop().await;
 }
 

@@ -11,6 +11,7 @@ mod support;
 use futures::StreamExt;
 use rand::seq::SliceRandom;
 use scfm::provider::signature;
+use scfm::store::Handle;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -132,12 +133,6 @@ async fn blast(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_callback_flood_stores_each_event_once_and_ends_in_final_states() {
-    if scfm::store::location::skip_on_postgres(
-        "signed_callback_flood_stores_each_event_once_and_ends_in_final_states",
-        "checks the stored events with PRAGMA integrity_check and its own SQLite pool",
-    ) {
-        return;
-    }
     let total: usize = if soak() { 50_000 } else { 5_000 };
     let calls = total / (DISTINCT * 2);
     let s = TestServer::start_with(|c| {
@@ -186,27 +181,25 @@ async fn signed_callback_flood_stores_each_event_once_and_ends_in_final_states()
     );
     assert_eq!(server_errors, 0, "5xx or transport errors: {counts:?}");
     assert_eq!(counts.get(&201).copied(), Some(sent), "{counts:?}");
-    let db = s.db.clone();
 
-    // The database: every distinct payload once, each call in its final callback's state.
-    let pool = sqlx::SqlitePool::connect_with(
-        sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&db)
-            .read_only(true),
+    // The database (either engine, through a store of its own): every distinct payload once,
+    // each call in its final callback's state.
+    let check_store = scfm::store::Store::open(&s.config.database).await.unwrap();
+    let mut conn = check_store.read().await.unwrap();
+    let (events, distinct): (i64, i64) = scfm::on_engine!(&mut conn, ex => sqlx::query_as(
+        "SELECT count(*), count(DISTINCT CAST(phone_call_id AS TEXT) || ':' || details) \
+         FROM remote_phone_call_events",
     )
-    .await
-    .unwrap();
-    let (events, distinct): (i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(DISTINCT phone_call_id || ':' || details) FROM remote_phone_call_events",
-    )
-    .fetch_one(&pool)
-    .await
+    .fetch_one(ex)
+    .await)
     .unwrap();
     let rows: Vec<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT remote_call_id, status, remote_status FROM phone_calls")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+        scfm::on_engine!(&mut conn, ex => sqlx::query_as(
+            "SELECT remote_call_id, status, remote_status FROM phone_calls",
+        )
+        .fetch_all(ex)
+        .await)
+        .unwrap();
     assert_eq!(rows.len(), calls, "one call per CallSid");
     let mut wrong = Vec::new();
     for (remote, status, remote_status) in &rows {
@@ -222,10 +215,14 @@ async fn signed_callback_flood_stores_each_event_once_and_ends_in_final_states()
             ));
         }
     }
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    // SQLite's own check of the file; PostgreSQL has no equivalent statement.
+    let check: String = match conn.engine() {
+        scfm::store::Engine::Sqlite(c) => sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(c)
+            .await
+            .unwrap(),
+        scfm::store::Engine::Postgres(_) => "ok".into(),
+    };
     eprintln!(
         "events stored {events} (distinct payloads {}, duplicates sent {}), calls in a wrong final state {}",
         calls * DISTINCT,
@@ -245,6 +242,7 @@ async fn signed_callback_flood_stores_each_event_once_and_ends_in_final_states()
     );
     assert_eq!(events, distinct);
     assert_eq!(check, "ok");
-    pool.close().await;
+    drop(conn);
+    check_store.close().await;
     s.stop().await;
 }
