@@ -97,11 +97,7 @@ async fn somleng_without_a_base_url_sends_nothing_to_twilio() {
     );
 
     let id = queue_a_call(&s, "+85512345678").await;
-    let v: Value = s
-        .wait_for(&format!("/api/phone_calls/{id}"), 20, |v| {
-            v["status"] != "queued"
-        })
-        .await;
+    let v: Value = s.wait_past_queued(id).await;
     assert_eq!(v["status"], "errored", "{v}");
     assert_eq!(
         v["remote_error_message"],
@@ -137,11 +133,7 @@ async fn the_twilio_default_goes_where_scfm_twilio_base_url_says() {
     let s = Serve::start(cmd, port, dir.path().join("serve.log")).await;
     assert!(!s.log_text().contains("dialling off"), "{}", s.log_text());
     let id = queue_a_call(&s, "+85512345678").await;
-    let v: Value = s
-        .wait_for(&format!("/api/phone_calls/{id}"), 20, |v| {
-            v["status"] != "queued"
-        })
-        .await;
+    let v: Value = s.wait_past_queued(id).await;
     assert_eq!(v["status"], "errored", "{v}");
     assert_eq!(
         v["remote_error_message"],

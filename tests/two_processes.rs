@@ -370,11 +370,7 @@ async fn a_refused_credential_in_one_process_holds_both() {
 
     a.post_json("/api/callouts", json!({})).await;
     let first = a.queue_call(1, "+85515900000").await;
-    let v = a
-        .wait_for(&format!("/api/phone_calls/{first}"), 20, |v| {
-            v["status"] != "queued"
-        })
-        .await;
+    let v = a.wait_past_queued(first).await;
     assert_eq!(v["status"], "errored", "{v}");
     assert_eq!(
         v["remote_error_message"],

@@ -118,6 +118,14 @@ impl Serve {
         r.json().await.expect("json")
     }
 
+    /// Waits (up to 20 s) until call `id` has left `queued`, and returns it.
+    pub async fn wait_past_queued(&self, id: i64) -> Value {
+        self.wait_for(&format!("/api/phone_calls/{id}"), 20, |v| {
+            v["status"] != "queued"
+        })
+        .await
+    }
+
     /// A contact for `msisdn`, its participation in callout `callout_id` and a call, queued
     /// through the API (the `queue` event); returns the call's id.
     pub async fn queue_call(&self, callout_id: i64, msisdn: &str) -> i64 {
