@@ -248,20 +248,21 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-65536");
+        // Opening is one process at a time: sqlx takes no lock around SQLite migrations, so two
+        // processes started together on a new (or older) file would both apply the same
+        // migration, and switching a new file to WAL while another connection does the same can
+        // fail at once with "database is locked". The file lock makes the next process wait,
+        // then find the file in WAL and nothing left to apply.
+        let lock = migration_lock(path).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
             .connect_with(options.clone())
             .await?;
-        // sqlx takes no lock around SQLite migrations: two processes started together on a new
-        // (or older) file would both apply the same migration and one would fail. The file lock
-        // makes the second wait, then find nothing left to apply.
-        let lock = migration_lock(path).await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(sqlx::Error::Migrate(Box::new(e))))?;
-        drop(lock);
         let store = Store {
             db: Db::Sqlite(pool),
             location: Location::Sqlite(path.to_path_buf()),
@@ -271,6 +272,7 @@ impl Store {
         };
         // Finish the side-table fill of an import that stopped before its end (crash, I/O error).
         import::sync_contact_metadata(&store).await?;
+        drop(lock);
         Ok(store)
     }
 
