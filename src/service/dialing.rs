@@ -204,6 +204,9 @@ impl Service {
                     tracing::warn!(phone_call_id = call.id, error = %e, "create not processed; retrying in {:?}", wait);
                     tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
+                    // The resend is a create like any other: it takes a slot of the account's
+                    // schedule, so retries never push a one-second window over the cap.
+                    self.wait_for_slot().await?;
                     // The wait may outlast `reconcile_after`: renew the claim (fresh attempt id)
                     // so reconciliation leaves it alone, and send nothing if it already
                     // resolved the old one (given up as errored, or adopted a call).
@@ -338,7 +341,7 @@ impl Service {
     }
 
     /// Notes the hold as seen in (or written to) the database; publishes when it changed.
-    fn saw_hold(&self, why: Option<String>) {
+    pub(super) fn saw_hold(&self, why: Option<String>) {
         let changed = {
             let mut seen = self.hold_seen().lock().unwrap_or_else(|p| p.into_inner());
             let changed = *seen != why;

@@ -28,6 +28,7 @@ mod page;
 pub mod participations;
 pub mod phone_calls;
 mod rows;
+pub mod schedules;
 
 // The records and pages this layer reads and returns are domain types; the files below name
 // them through `super::`.

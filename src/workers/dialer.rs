@@ -1,13 +1,14 @@
 //! Places queued calls. One loop owns the dialler's database writes: each turn it records what
-//! the finished create requests came to and claims as many queued calls as the free request
-//! slots and the pacing allow, each in one short write transaction, then sends every claimed
-//! call's create request in its own task. A few requests may be in flight at once so a slow
+//! the finished create requests came to, waits for the account's next create slot (a schedule
+//! in the database shared by every process, see `service::dial_pace`), then claims calls and
+//! reserves their slots in one short write transaction, and sends each claimed call's create
+//! request in its own task at its slot. A few requests may be in flight at once so a slow
 //! provider does not stop pacing; each call is claimed by exactly one worker in exactly one
 //! process (the claim is a conditional UPDATE recorded before the request is sent). After the
 //! provider refuses our credentials dialling is held, in the database so every process on the
 //! file holds, until a harmless request (from any of them) is accepted again.
 
-use crate::service::{Sent, Service};
+use crate::service::{DialTurn, Sent, Service};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -20,46 +21,18 @@ pub const MAX_IN_FLIGHT: usize = 8;
 /// a probe from another process may have released it.
 const HOLD_RECHECK: Duration = Duration::from_secs(2);
 
-/// A token bucket over `Instant`s: one call per `interval`, with at most `burst` saved up.
-struct Pacer {
-    interval: Duration,
-    burst: u32,
-    next: Instant,
+/// Calls claimed in one turn: one at a time at the rates a real provider is given (a few to
+/// tens of calls per second), so each create waits for its own slot; high rates (bulk drills,
+/// benchmarks) claim a few at once to keep the database round trips per call low.
+fn burst(calls_per_second: f64) -> usize {
+    ((calls_per_second / 50.0).floor() as usize).clamp(1, MAX_IN_FLIGHT)
 }
 
-impl Pacer {
-    fn new(calls_per_second: f64) -> Pacer {
-        let cps = calls_per_second.max(0.01);
-        // Rates a real provider is given (a few to tens of calls per second) get no burst at
-        // all, so pacing stays exact; high rates may claim a whole batch at once.
-        let burst = ((cps / 50.0).floor() as u32).clamp(1, MAX_IN_FLIGHT as u32);
-        Pacer {
-            interval: Duration::from_secs_f64(1.0 / cps),
-            burst,
-            next: Instant::now(),
-        }
-    }
-
-    /// How many calls may start now (0: wait until `self.next`).
-    fn available(&mut self, now: Instant) -> usize {
-        // Keep up to one interval of lateness (a late wake-up must not slow the pace down),
-        // but never more than `burst` calls at once.
-        let saved_from = now.checked_sub(self.interval * self.burst).unwrap_or(now);
-        self.next = self.next.max(saved_from);
-        if self.next > now {
-            return 0;
-        }
-        let tokens = (now - self.next).as_secs_f64() / self.interval.as_secs_f64();
-        (tokens.floor() as usize + 1).min(self.burst as usize)
-    }
-
-    fn took(&mut self, n: usize) {
-        self.next += self.interval * n as u32;
-    }
-}
+/// Waits shorter than this are not slept: the create goes now.
+const DUE: Duration = Duration::from_millis(1);
 
 pub async fn run(service: Service, cancel: CancellationToken) {
-    let mut pacer = Pacer::new(service.dialing().calls_per_second);
+    let burst = burst(service.dialing().calls_per_second);
     // Each task sends exactly one message: what its request came to, or None when there is
     // nothing to record (its claim stays for reconciliation).
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Option<Sent>>();
@@ -86,8 +59,9 @@ pub async fn run(service: Service, cancel: CancellationToken) {
         }
         while tasks.try_join_next().is_some() {}
 
-        // Wait for something to do: a free request slot, then a pacing slot. The hold lives in
-        // the database: one process's refused credentials hold every process on the file.
+        // Wait for something to do: a free request slot, then the account's next create slot
+        // (shared by every process on the database). The hold lives in the database too: one
+        // process's refused credentials hold every process.
         let held = match service.dialing_held().await {
             Ok(why) => why.is_some(),
             Err(e) => {
@@ -104,23 +78,25 @@ pub async fn run(service: Service, cancel: CancellationToken) {
         if !held {
             probe_at = None;
         }
-        let may = if held {
-            0
-        } else {
-            pacer.available(now).min(free)
-        };
-        if may == 0 {
+        let until = if held {
             // Held: the next probe, or sooner the next look at the hold (another process may
-            // release it). No free slot: only a finished request wakes us. Else the next
-            // pacing slot.
-            let until = if held {
-                let probe = *probe_at.get_or_insert(now + service.dialing().poll_interval);
-                Some(probe.min(now + HOLD_RECHECK))
-            } else if free == 0 {
-                None
-            } else {
-                Some(pacer.next)
-            };
+            // release it).
+            let probe = *probe_at.get_or_insert(now + service.dialing().poll_interval);
+            Some(Some(probe.min(now + HOLD_RECHECK)))
+        } else if free == 0 {
+            // No free request slot: only a finished request wakes us.
+            Some(None)
+        } else {
+            match service.pace_wait().await {
+                Ok(wait) if wait >= DUE => Some(Some(now + wait)),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the create schedule failed");
+                    Some(Some(now + Duration::from_secs(1)))
+                }
+            }
+        };
+        if let Some(until) = until {
             let timer = async {
                 match until {
                     Some(t) => tokio::time::sleep_until(t).await,
@@ -144,8 +120,16 @@ pub async fn run(service: Service, cancel: CancellationToken) {
             continue;
         }
 
-        match service.claim_dials(may).await {
-            Ok(calls) if calls.is_empty() => {
+        match service.dial_turn(burst.min(free)).await {
+            Ok(DialTurn::Held) => {}
+            Ok(DialTurn::Wait(wait)) => {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    Some(sent) = done_rx.recv() => finished.push(sent),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+            Ok(DialTurn::Claimed(calls)) if calls.is_empty() => {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
                     Some(sent) = done_rx.recv() => finished.push(sent),
@@ -153,13 +137,15 @@ pub async fn run(service: Service, cancel: CancellationToken) {
                     _ = tokio::time::sleep(Duration::from_secs(2)) => {}
                 }
             }
-            Ok(calls) => {
-                pacer.took(calls.len());
+            Ok(DialTurn::Claimed(calls)) => {
+                let claimed_at = Instant::now();
                 in_flight += calls.len();
-                for call in calls {
+                for (call, wait) in calls {
                     let (s, done) = (service.clone(), done_tx.clone());
                     tasks.spawn(async move {
                         let id = call.id;
+                        // Each create goes at its own slot of the account's schedule.
+                        tokio::time::sleep_until(claimed_at + wait).await;
                         match s.send_claimed(call).await {
                             // The loop outlives every task it spawned until shutdown.
                             Ok(sent) => {
@@ -204,34 +190,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn low_rates_never_burst() {
-        let mut p = Pacer::new(20.0);
-        let t0 = Instant::now() + Duration::from_secs(10);
-        assert_eq!(p.available(t0), 1);
-        p.took(1);
-        p.took(1);
-        assert_eq!(p.available(t0), 0);
-        assert_eq!(p.available(t0 + Duration::from_millis(50)), 1);
-        p.took(1);
-        assert_eq!(p.available(t0 + Duration::from_millis(99)), 0);
-        // Woken 10 ms late for the slot due at 100 ms: the next is still due at 150 ms.
-        assert_eq!(p.available(t0 + Duration::from_millis(110)), 1);
-        p.took(1);
-        assert_eq!(p.available(t0 + Duration::from_millis(149)), 0);
-        assert_eq!(p.available(t0 + Duration::from_millis(150)), 1);
-        p.took(1);
-        // Idle for a minute: still one at a time.
-        assert_eq!(p.available(t0 + Duration::from_secs(60)), 1);
-    }
-
-    #[test]
-    fn high_rates_claim_batches() {
-        let mut p = Pacer::new(1_000_000.0);
-        let t0 = Instant::now() + Duration::from_secs(10);
-        assert_eq!(p.available(t0), MAX_IN_FLIGHT);
-        p.took(MAX_IN_FLIGHT);
-        assert_eq!(p.available(t0 + Duration::from_millis(1)), MAX_IN_FLIGHT);
-        let mut p = Pacer::new(100.0);
-        assert_eq!(p.available(t0), 2);
+    fn provider_rates_claim_one_call_at_a_time() {
+        assert_eq!(burst(1.0), 1);
+        assert_eq!(burst(50.0), 1);
+        assert_eq!(burst(99.0), 1);
+        assert_eq!(burst(100.0), 2);
+        assert_eq!(burst(1_000_000.0), MAX_IN_FLIGHT);
     }
 }

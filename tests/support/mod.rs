@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake_provider;
+pub mod pace;
 pub mod serve;
 
 use scfm::config::Config;

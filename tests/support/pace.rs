@@ -1,0 +1,57 @@
+//! Reading pacing off the fake provider's request log: the create requests as the provider saw
+//! them, the most that fell into any one-second window (sliding, not aligned to seconds) and the
+//! mean rate.
+
+use super::fake_provider::FakeProvider;
+use chrono::{DateTime, Utc};
+
+/// Every create request the fake received: when, and the number it was for.
+pub fn creates(fake: &FakeProvider) -> Vec<(DateTime<Utc>, String)> {
+    let mut out: Vec<(DateTime<Utc>, String)> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/Calls.json"))
+        .map(|r| {
+            let to = r
+                .form
+                .iter()
+                .find(|(k, _)| k == "To")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            (r.at, to)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The most requests in any one-second window `[t, t + 1 s)`.
+pub fn max_per_second(times: &[DateTime<Utc>]) -> usize {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let second = chrono::Duration::seconds(1);
+    let mut best = 0;
+    let mut j = 0;
+    for i in 0..sorted.len() {
+        if j < i {
+            j = i;
+        }
+        while j < sorted.len() && sorted[j] < sorted[i] + second {
+            j += 1;
+        }
+        best = best.max(j - i);
+    }
+    best
+}
+
+/// Requests per second between the first and the last (intervals over elapsed time).
+pub fn mean_rate(times: &[DateTime<Utc>]) -> f64 {
+    let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
+        return 0.0;
+    };
+    let secs = (*last - *first).num_microseconds().unwrap_or(0) as f64 / 1e6;
+    if secs <= 0.0 {
+        return 0.0;
+    }
+    (times.len() - 1) as f64 / secs
+}
