@@ -41,7 +41,25 @@ pub struct Progress {
     pub eta_seconds: Option<i64>,
 }
 
+/// The schedule of the campaign pass, shared by every process on the database.
+const CAMPAIGN_PASS: &str = "campaign_pass";
+
 impl Service {
+    /// Whether this process should run the next campaign pass: true for one process per
+    /// `every` among all those on the database, so N processes queue what one would (each
+    /// pass queues a second's share of the pace for each running callout).
+    pub async fn take_campaign_turn(&self, every: std::time::Duration) -> Result<bool> {
+        let mut conn = self.store().read().await?;
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        Ok(
+            store::schedules::take_turn(&mut conn, CAMPAIGN_PASS, every.as_micros() as i64, now_us)
+                .await?,
+        )
+    }
+
     /// One pass of the runner over every running campaign. Returns how many calls it queued.
     pub async fn run_campaigns_once(&self) -> Result<u64> {
         let now = self.clock().now();
