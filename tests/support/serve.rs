@@ -19,13 +19,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// `scfm serve` on `db` at `127.0.0.1:port`, with no provider settings yet.
+/// `scfm serve` on the SQLite file `db` at `127.0.0.1:port`, with no provider settings yet.
 pub fn command(db: &Path, port: u16) -> Command {
+    command_on(
+        &scfm::store::Location::Sqlite(db.to_path_buf()),
+        db.parent().expect("database directory"),
+        port,
+    )
+}
+
+/// `scfm serve` on `db` (either engine; see `Location::for_tests`) at `127.0.0.1:port`, with its
+/// data directory in `data_dir` and no provider settings yet.
+pub fn command_on(db: &scfm::store::Location, data_dir: &Path, port: u16) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_scfm"));
     cmd.arg("serve")
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("DATABASE_URL", db.as_url())
         .env("SCFM_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SCFM_DATA_DIR", db.parent().expect("database directory"))
+        .env("SCFM_DATA_DIR", data_dir)
         .env("SCFM_API_TOKEN", API)
         .env("RUST_LOG", "info");
     for name in [
