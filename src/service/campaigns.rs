@@ -48,8 +48,16 @@ impl Service {
     /// Whether this process should run the next campaign pass: true for one process per
     /// `every` among all those on the database, so N processes queue what one would (each
     /// pass queues a second's share of the pace for each running callout).
+    /// Nothing is written while no campaign runs, so an idle database stays idle (a TUI on
+    /// SQLite wakes on every commit).
     pub async fn take_campaign_turn(&self, every: std::time::Duration) -> Result<bool> {
         let mut conn = self.store().read().await?;
+        if store::callouts::running_campaigns(&mut conn)
+            .await?
+            .is_empty()
+        {
+            return Ok(false);
+        }
         let now_us = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_micros() as i64)
