@@ -21,6 +21,11 @@ impl ChangeFeed {
 }
 
 impl Service {
+    /// Whether the database answers (after the change feed reported it unreachable).
+    pub async fn ping_database(&self) -> Result<()> {
+        Ok(self.store().ping().await?)
+    }
+
     /// Opens a change feed (it holds its own database connection until dropped).
     pub async fn change_feed(&self) -> Result<ChangeFeed> {
         Ok(ChangeFeed {

@@ -64,13 +64,25 @@ impl ChangeWatch {
                 }
             },
             // A notification is a change. A lost connection (`None`: the server restarted or
-            // dropped it) may have hidden some, so it counts as one too; the next call
+            // dropped it) is an error (changes may have been missed meanwhile); the next call
             // reconnects and listens again (an error if it cannot: the caller calls again).
-            ChangeWatch::Postgres(listener) => {
-                listener.try_recv().await?;
-                Ok(())
-            }
+            ChangeWatch::Postgres(listener) => match listener.try_recv().await? {
+                Some(_) => Ok(()),
+                None => Err(super::StoreError::Unavailable(
+                    "the connection to the database was lost".into(),
+                )),
+            },
         }
+    }
+}
+
+impl Store {
+    /// Whether the database answers: one trivial statement on a pooled connection.
+    pub async fn ping(&self) -> Result<()> {
+        let mut conn = self.read().await?;
+        let h = &mut conn;
+        let _: i32 = on_engine!(h, ex => sqlx::query_scalar("SELECT 1").fetch_one(ex).await)?;
+        Ok(())
     }
 }
 

@@ -242,6 +242,8 @@ pub enum Action {
     ServiceChanged(ServiceEvent),
     /// Events were missed (broadcast lag) or another process wrote: everything may be stale.
     AllStale,
+    /// The database stopped answering (why), or answers again (`None`).
+    DatabaseState(Option<String>),
     /// Reload whatever is stale and visible.
     Refresh,
     Resize,

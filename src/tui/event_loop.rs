@@ -24,6 +24,9 @@ pub const FRAME: Duration = Duration::from_millis(33);
 /// Changes reported by the service are coalesced for this long before panes reload.
 pub const REFRESH_DELAY: Duration = Duration::from_millis(250);
 
+/// While the database does not answer, how often the change feed asks again.
+const DATABASE_RETRY: Duration = Duration::from_secs(1);
+
 /// Something that can show the App.
 pub trait Screen {
     fn draw(&mut self, app: &App) -> std::io::Result<()>;
@@ -208,8 +211,23 @@ fn spawn_change_feed(
                         return;
                     }
                 }
-                // A failed check is skipped; the feed keeps watching.
-                Err(e) => tracing::debug!(error = %e, "change feed check failed"),
+                // The database is away (a PostgreSQL restart, a lost network, a failed read):
+                // say so, ask once a second until it answers, say that too, and reload
+                // everything (changes may have been missed meanwhile).
+                Err(e) => {
+                    tracing::warn!(error = %e, "the change feed lost the database");
+                    if tx.send(Action::DatabaseState(Some(e.to_string()))).is_err() {
+                        return;
+                    }
+                    while service.ping_database().await.is_err() {
+                        tokio::time::sleep(DATABASE_RETRY).await;
+                    }
+                    tracing::info!("the database answers again");
+                    let back = [Action::DatabaseState(None), Action::AllStale];
+                    if back.into_iter().any(|a| tx.send(a).is_err()) {
+                        return;
+                    }
+                }
             }
         }
     })

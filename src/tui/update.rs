@@ -324,6 +324,14 @@ impl App {
                 }
                 vec![]
             }
+            A::DatabaseState(Some(why)) => {
+                self.error(format!("{why}; reconnecting"));
+                vec![]
+            }
+            A::DatabaseState(None) => {
+                self.say("database reachable again; reloading");
+                vec![]
+            }
             A::ServiceChanged(ServiceEvent::DialingHeld(why)) => {
                 // The same hold may be reported twice (at start, and by the service).
                 if why == self.dialing_held {
