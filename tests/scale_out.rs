@@ -11,13 +11,9 @@
 
 mod support;
 
-use futures::future::join_all;
-use serde_json::{Value, json};
-use std::collections::HashSet;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::campaign;
 use support::fake_provider::{FakeConfig, FakeProvider};
-use support::pace;
 use support::serve::{self, Serve};
 
 const CALLS: usize = 1_000;
@@ -25,63 +21,6 @@ const CPS: usize = 50;
 
 fn number(i: usize) -> String {
     format!("+8551{:07}", 4_000_000 + i)
-}
-
-fn command(
-    db: &scfm::store::Location,
-    dir: &Path,
-    port: u16,
-    fake: &FakeProvider,
-) -> std::process::Command {
-    let mut cmd = serve::command_on(db, dir, port);
-    cmd.env("PLATFORM_PROVIDER", "twilio")
-        .env("TWILIO_ACCOUNT_SID", fake.account_sid())
-        .env("TWILIO_AUTH_TOKEN", fake.auth_token())
-        .env("SOMLENG_CLIENT_REST_API_BASE_URL", fake.base_url())
-        .env("SCFM_CALLS_PER_SECOND", CPS.to_string())
-        .env("SCFM_POLL_INTERVAL", "600")
-        // A killed process's unresolved claims are looked at after 2 s and given up after 4 s
-        // (defaults 60 s and 300 s) so the test sees the end of reconciliation.
-        .env("SCFM_RECONCILE_AFTER", "2")
-        .env("SCFM_UNKNOWN_OUTCOME_GRACE", "4");
-    cmd
-}
-
-async fn total(s: &Serve, query: &str) -> usize {
-    let r = s
-        .get(&format!("/api/phone_calls?{query}"))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{query}: {}", r.status());
-    r.headers()["total"].to_str().unwrap().parse().unwrap()
-}
-
-/// Queues a batch operation of `ty` with `parameters` through `s`.
-async fn batch(s: &Serve, ty: &str, parameters: Value) {
-    let op = s
-        .post_json(
-            "/api/batch_operations",
-            json!({"type": ty, "callout_id": 1, "parameters": parameters}),
-        )
-        .await;
-    s.post_json(
-        &format!("/api/batch_operations/{}/batch_operation_events", op["id"]),
-        json!({"event": "queue"}),
-    )
-    .await;
-}
-
-async fn wait_total(s: &Serve, query: &str, want: usize, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let n = total(s, query).await;
-        if n == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{query}: {n}, want {want}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn race(kills: bool) {
@@ -92,52 +31,19 @@ async fn race(kills: bool) {
     let mut procs = Vec::new();
     for (i, port) in ports.iter().enumerate() {
         let log = dir.path().join(format!("serve-{i}.log"));
-        procs.push(Serve::start(command(&db, dir.path(), *port, &fake), *port, log).await);
+        procs.push(
+            Serve::start(
+                campaign::dialling_command(&db, dir.path(), *port, &fake, CPS),
+                *port,
+                log,
+            )
+            .await,
+        );
     }
-    let a = &procs[0];
-    for chunk in (0..CALLS).collect::<Vec<_>>().chunks(50) {
-        join_all(
-            chunk
-                .iter()
-                .map(|i| a.post_json("/api/contacts", json!({ "msisdn": number(*i) }))),
-        )
-        .await;
-    }
-    a.post_json("/api/callouts", json!({})).await;
-    let pop = a
-        .post_json(
-            "/api/callouts/1/batch_operations",
-            json!({"type": "BatchOperation::CalloutPopulation"}),
-        )
-        .await;
-    a.post_json(
-        &format!("/api/batch_operations/{}/batch_operation_events", pop["id"]),
-        json!({"event": "queue"}),
-    )
-    .await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = a.get("/api/callout_participations").send().await.unwrap();
-        if r.headers()["total"] == CALLS.to_string().as_str() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "population did not finish");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    batch(
-        a,
-        "BatchOperation::PhoneCallCreate",
-        json!({"remote_request_params": {"from": "+85510999999", "url": "https://example.org/twiml"}}),
-    )
-    .await;
-    wait_total(a, "q[status]=created", CALLS, 60).await;
+    let numbers: Vec<String> = (0..CALLS).map(number).collect();
+    campaign::create_calls(&procs[0], &numbers).await;
     // The three processes' diallers now race for the same 1,000 queued calls.
-    batch(
-        a,
-        "BatchOperation::PhoneCallQueue",
-        json!({"phone_call_filter_params": {"status": "created"}}),
-    )
-    .await;
+    campaign::queue_all(&procs[0]).await;
     let mut kills_done = 0;
     if kills {
         for round in 0..2 {
@@ -147,45 +53,33 @@ async fn race(kills: bool) {
             tokio::time::sleep(Duration::from_millis(500)).await;
             if round == 0 {
                 let log = dir.path().join("serve-1-again.log");
-                procs[1] =
-                    Serve::start(command(&db, dir.path(), ports[1], &fake), ports[1], log).await;
+                procs[1] = Serve::start(
+                    campaign::dialling_command(&db, dir.path(), ports[1], &fake, CPS),
+                    ports[1],
+                    log,
+                )
+                .await;
             }
         }
     }
     // Every call leaves `queued`: dialled, or resolved by reconciliation after a kill.
-    let a = &procs[0];
-    wait_total(a, "q[status]=created", 0, 60).await;
-    wait_total(a, "q[status]=queued", 0, 120).await;
-
-    let creates = pace::creates(&fake);
-    let times: Vec<_> = creates.iter().map(|(t, _)| *t).collect();
-    let numbers: HashSet<&str> = creates.iter().map(|(_, to)| to.as_str()).collect();
-    let max = pace::max_per_second(&times);
-    let mean = pace::mean_rate(&times);
-    let errored = a
-        .get_json("/api/phone_calls?q[status]=errored&per_page=1000")
-        .await;
-    let errored = errored.as_array().unwrap();
-    let dialled = total(a, "q[status]=remotely_queued").await;
-    let lost = CALLS - dialled - errored.len();
-    eprintln!(
-        "three processes at {CPS} cps, {kills_done} kill(s): {} creates, {} distinct numbers, \
-         max {max} in one second, mean {mean:.2}/s; {dialled} placed, {} given up unplaced, lost {lost}",
-        creates.len(),
-        numbers.len(),
-        errored.len()
+    let t = campaign::tally(&procs[0], &fake, CALLS).await;
+    eprintln!("three processes at {CPS} cps, {kills_done} kill(s): {t}");
+    assert_eq!(t.creates, t.distinct, "a number was created twice");
+    assert!(
+        t.max_per_second <= CPS,
+        "{} creates within one second",
+        t.max_per_second
     );
-    assert_eq!(creates.len(), numbers.len(), "a number was created twice");
-    assert!(max <= CPS, "{max} creates within one second");
-    assert_eq!(lost, 0);
-    assert_eq!(dialled, creates.len(), "every create is linked to its call");
-    for call in errored {
+    assert_eq!(t.lost, 0);
+    assert_eq!(t.placed, t.creates, "every create is linked to its call");
+    for call in &t.given_up {
         let to = call["msisdn"].as_str().unwrap();
         assert_eq!(fake.creates_for(to), 0, "{call}");
         assert!(kills, "a call errored without a kill: {call}");
     }
     if !kills {
-        assert_eq!(creates.len(), CALLS);
+        assert_eq!(t.creates, CALLS);
     }
 }
 

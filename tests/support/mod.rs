@@ -4,6 +4,7 @@
 //! provider.
 #![allow(dead_code)]
 
+pub mod campaign;
 pub mod fake_provider;
 pub mod pace;
 pub mod serve;
