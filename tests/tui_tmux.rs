@@ -67,16 +67,12 @@ impl Drop for Session {
 
 #[test]
 fn tui_in_tmux() {
-    if scfm::store::location::skip_on_postgres(
-        "tui_in_tmux",
-        "starts scfm on a SQLite file from a shell line",
-    ) {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
+    // A SQLite file in the temp dir, or a fresh PostgreSQL database with SCFM_TEST_DATABASE.
+    let db = scfm::store::Location::for_tests(&dir.path().join("scfm.sqlite3")).as_url();
     let cmd = format!(
-        "env -u NO_COLOR SCFM_DATA_DIR={d} DATABASE_URL={d}/scfm.sqlite3 SCFM_LISTEN=127.0.0.1:0 \
+        "env -u NO_COLOR SCFM_DATA_DIR={d} DATABASE_URL={db} SCFM_LISTEN=127.0.0.1:0 \
          SCFM_API_TOKEN=smoke PLATFORM_PROVIDER=simulator TERM=xterm-256color {}; \
          echo SCFM-EXIT:$?; sleep 60",
         env!("CARGO_BIN_EXE_scfm")
@@ -127,16 +123,11 @@ fn tui_in_tmux() {
 /// says why) and the database stays usable by the next start.
 #[test]
 fn sighup_restores_the_terminal_and_exits() {
-    if scfm::store::location::skip_on_postgres(
-        "sighup_restores_the_terminal_and_exits",
-        "starts scfm on a SQLite file from a shell line",
-    ) {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
+    let db = scfm::store::Location::for_tests(&dir.path().join("scfm.sqlite3")).as_url();
     let cmd = format!(
-        "env -u NO_COLOR SCFM_DATA_DIR={d} DATABASE_URL={d}/scfm.sqlite3 SCFM_LISTEN=127.0.0.1:0 \
+        "env -u NO_COLOR SCFM_DATA_DIR={d} DATABASE_URL={db} SCFM_LISTEN=127.0.0.1:0 \
          SCFM_API_TOKEN=smoke PLATFORM_PROVIDER=simulator TERM=xterm-256color {} & \
          echo SCFM-PID:$!; wait $!; echo SCFM-EXIT:$?; sleep 60",
         env!("CARGO_BIN_EXE_scfm")
@@ -175,7 +166,7 @@ fn sighup_restores_the_terminal_and_exits() {
     let out = Command::new(env!("CARGO_BIN_EXE_scfm"))
         .args(["export", "contacts", "-o", &format!("{d}/contacts.csv")])
         .env("SCFM_DATA_DIR", &d)
-        .env("DATABASE_URL", format!("{d}/scfm.sqlite3"))
+        .env("DATABASE_URL", &db)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
