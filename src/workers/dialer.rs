@@ -8,7 +8,7 @@
 //! provider refuses our credentials dialling is held, in the database so every process on the
 //! file holds, until a harmless request (from any of them) is accepted again.
 
-use crate::service::{DialTurn, Sent, Service};
+use crate::service::{CLAIM_LEAD, DialTurn, Sent, Service};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -28,11 +28,22 @@ fn burst(calls_per_second: f64) -> usize {
     ((calls_per_second / 50.0).floor() as usize).clamp(1, MAX_IN_FLIGHT)
 }
 
+/// Slots at least this far apart are looked at before each claim.
+const PEEK_FROM: Duration = Duration::from_millis(2);
+
 /// Waits shorter than this are not slept: the create goes now.
 const DUE: Duration = Duration::from_millis(1);
 
 pub async fn run(service: Service, cancel: CancellationToken) {
     let burst = burst(service.dialing().calls_per_second);
+    // Claim when this many request slots are free (one at provider rates).
+    let want = burst.min(MAX_IN_FLIGHT / 2).max(1);
+    let mut held = false;
+    // At provider rates slots are milliseconds apart: worth a look before each claim. At bulk
+    // rates the next slot is always due.
+    let peek = service.slot_interval() >= PEEK_FROM;
+    // Not before this does the schedule have a slot for this process (after its last one).
+    let mut next_turn: Option<Instant> = None;
     // Each task sends exactly one message: what its request came to, or None when there is
     // nothing to record (its claim stays for reconciliation).
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Option<Sent>>();
@@ -59,34 +70,43 @@ pub async fn run(service: Service, cancel: CancellationToken) {
         }
         while tasks.try_join_next().is_some() {}
 
-        // Wait for something to do: a free request slot, then the account's next create slot
+        // Wait for something to do: free request slots, then the account's next create slot
         // (shared by every process on the database). The hold lives in the database too: one
-        // process's refused credentials hold every process.
-        let held = match service.dialing_held().await {
-            Ok(why) => why.is_some(),
-            Err(e) => {
-                tracing::error!(error = %e, "reading the dialling hold failed");
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        // process's refused credentials hold every process; while held it is read again here
+        // (another process may release it), else the claim transaction reads it.
+        if held {
+            match service.dialing_held().await {
+                Ok(why) => held = why.is_some(),
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the dialling hold failed");
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                    continue;
                 }
-                continue;
             }
-        };
+        }
         let free = MAX_IN_FLIGHT - in_flight;
         let now = Instant::now();
         if !held {
             probe_at = None;
         }
         let until = if held {
-            // Held: the next probe, or sooner the next look at the hold (another process may
-            // release it).
+            // Held: the next probe, or sooner the next look at the hold.
             let probe = *probe_at.get_or_insert(now + service.dialing().poll_interval);
             Some(Some(probe.min(now + HOLD_RECHECK)))
-        } else if free == 0 {
-            // No free request slot: only a finished request wakes us.
+        } else if free == 0 || (in_flight > 0 && free < want) {
+            // Too few free request slots: only a finished request wakes us (so at high rates
+            // several outcomes are recorded, and several calls claimed, per transaction).
             Some(None)
-        } else {
+        } else if let Some(t) = next_turn.filter(|t| *t > now + DUE) {
+            // This process's last slot was reserved up to here: no earlier one is free.
+            Some(Some(t))
+        } else if peek {
+            // Another process may have taken the next slots: look (a read) before claiming
+            // (a write, rolled back when the slot is not due), so contending processes do not
+            // queue up on the schedule's lock.
             match service.pace_wait().await {
                 Ok(wait) if wait >= DUE => Some(Some(now + wait)),
                 Ok(_) => None,
@@ -95,6 +115,8 @@ pub async fn run(service: Service, cancel: CancellationToken) {
                     Some(Some(now + Duration::from_secs(1)))
                 }
             }
+        } else {
+            None
         };
         if let Some(until) = until {
             let timer = async {
@@ -121,7 +143,7 @@ pub async fn run(service: Service, cancel: CancellationToken) {
         }
 
         match service.dial_turn(burst.min(free)).await {
-            Ok(DialTurn::Held) => {}
+            Ok(DialTurn::Held) => held = true,
             Ok(DialTurn::Wait(wait)) => {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
@@ -139,6 +161,9 @@ pub async fn run(service: Service, cancel: CancellationToken) {
             }
             Ok(DialTurn::Claimed(calls)) => {
                 let claimed_at = Instant::now();
+                let last = calls.last().map(|(_, wait)| *wait).unwrap_or_default();
+                next_turn =
+                    Some(claimed_at + (last + service.slot_interval()).saturating_sub(CLAIM_LEAD));
                 in_flight += calls.len();
                 for (call, wait) in calls {
                     let (s, done) = (service.clone(), done_tx.clone());
