@@ -10,6 +10,7 @@ use crate::domain::metadata::{self, MergeMode};
 use crate::domain::status;
 use crate::domain::validation::{self, ValidationErrors};
 use crate::domain::{BatchOperation, Contact, Page, Paged, Participation};
+use crate::store::locks::{Table, lock_row, lock_row_to_delete};
 use crate::store::{self, StoreError};
 use serde_json::{Map, Value};
 
@@ -74,6 +75,9 @@ impl Service {
         nested: bool,
     ) -> Result<BatchOperation> {
         let mut tx = self.store().write().await?;
+        if let Some(id) = input.callout_id {
+            lock_row(&mut tx, Table::Callouts, id).await?;
+        }
         if let (true, Some(id)) = (nested, input.callout_id) {
             if !store::callouts::exists(&mut tx, id).await? {
                 return Err(Error::NotFound);
@@ -154,6 +158,7 @@ impl Service {
         input: BatchOperationInput,
     ) -> Result<()> {
         let mut tx = self.store().write().await?;
+        lock_row(&mut tx, Table::BatchOperations, id).await?;
         let current = store::batch_operations::get(&mut tx, id, types)
             .await?
             .ok_or(Error::NotFound)?;
@@ -207,6 +212,8 @@ impl Service {
     /// stops quietly. Deletion is refused while records it created exist.
     pub async fn delete_batch_operation(&self, id: i64, types: &[&str]) -> Result<()> {
         let mut tx = self.store().write().await?;
+        // `FOR UPDATE` waits for a run inserting results of this operation: then they are seen.
+        lock_row_to_delete(&mut tx, Table::BatchOperations, id).await?;
         let op = store::batch_operations::get(&mut tx, id, types)
             .await?
             .ok_or(Error::NotFound)?;
@@ -368,6 +375,22 @@ impl Service {
         tracing::info!(batch_operation_id = op.id, kind = %op.kind, "running batch operation");
         let params = as_map(&op.parameters);
         let mut tx = self.store().write().await?;
+        // Hold the operation for the whole run: an update or delete of it waits for the run
+        // (and a delete then sees its results). One deleted or requeued since the claim stops
+        // here, before any work.
+        let still_ours = lock_row(&mut tx, Table::BatchOperations, op.id).await?
+            && store::batch_operations::get(&mut tx, op.id, &[])
+                .await?
+                .is_some_and(|now| now.status == "running");
+        if !still_ours {
+            tx.rollback().await.map_err(StoreError::from)?;
+            tracing::warn!(
+                batch_operation_id = op.id,
+                "batch operation changed before its run; run skipped"
+            );
+            self.publish(ServiceEvent::BatchOperationChanged(op.id));
+            return Ok(true);
+        }
         let affected = match kind_of(&op)? {
             BatchType::CalloutPopulation => {
                 let filter = Params(&params).contact_filter();

@@ -7,6 +7,7 @@ use crate::domain::metadata::{self, MergeMode};
 use crate::domain::status;
 use crate::domain::validation::{self, ValidationErrors};
 use crate::domain::{Callout, Page, Paged};
+use crate::store::locks::{Table, lock_row, lock_row_to_delete};
 use crate::store::{self, StoreError, callouts::Scope};
 use serde_json::{Map, Value};
 
@@ -67,6 +68,7 @@ impl Service {
 
     pub async fn update_callout(&self, id: i64, input: CalloutInput) -> Result<()> {
         let mut tx = self.store().write().await?;
+        lock_row(&mut tx, Table::Callouts, id).await?;
         let current = store::callouts::get(&mut tx, id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -129,6 +131,7 @@ impl Service {
 
     pub async fn delete_callout(&self, id: i64) -> Result<()> {
         let mut tx = self.store().write().await?;
+        lock_row_to_delete(&mut tx, Table::Callouts, id).await?;
         store::callouts::get(&mut tx, id)
             .await?
             .ok_or(Error::NotFound)?;

@@ -5,6 +5,7 @@ use crate::domain::metadata::{self, MergeMode};
 use crate::domain::validation::{self, ValidationErrors};
 use crate::domain::{Contact, Page, Paged};
 use crate::domain::{Msisdn, MsisdnError, filter::Filter};
+use crate::store::locks::{Table, lock_row, lock_row_to_delete};
 use crate::store::{self, StoreError, contacts::Scope};
 use serde_json::{Map, Value};
 
@@ -70,6 +71,7 @@ impl Service {
 
     pub async fn update_contact(&self, id: i64, input: ContactInput) -> Result<()> {
         let mut tx = self.store().write().await?;
+        lock_row(&mut tx, Table::Contacts, id).await?;
         let current = store::contacts::get(&mut tx, id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -152,6 +154,7 @@ impl Service {
 
     pub async fn delete_contact(&self, id: i64) -> Result<()> {
         let mut tx = self.store().write().await?;
+        lock_row_to_delete(&mut tx, Table::Contacts, id).await?;
         store::contacts::get(&mut tx, id)
             .await?
             .ok_or(Error::NotFound)?;

@@ -7,6 +7,7 @@ use crate::call_flow::{self, avf, twiml};
 use crate::domain::PhoneCall;
 use crate::domain::metadata::{self, MergeMode};
 use crate::store;
+use crate::store::locks::{Table, lock_row};
 use serde_json::{Map, Value};
 
 /// The webhook URL without the flow's own position parameters (actions add fresh ones).
@@ -49,9 +50,13 @@ impl Service {
         let contact = store::contacts::get(tx, call.contact_id)
             .await?
             .ok_or(Error::NotFound)?;
+        // The contact and the call are locked by the webhook already; the participation comes
+        // after them (`store::locks`), before it is read and its answers merged.
         let participation = match call.callout_participation_id {
-            Some(id) => store::participations::get(tx, id).await?,
-            None => None,
+            Some(id) if lock_row(tx, Table::Participations, id).await? => {
+                store::participations::get(tx, id).await?
+            }
+            _ => None,
         };
         let callout = match &participation {
             Some(p) => store::callouts::get(tx, p.callout_id).await?,

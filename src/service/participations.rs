@@ -6,6 +6,7 @@ use crate::domain::filter::Filter;
 use crate::domain::metadata::{self, MergeMode};
 use crate::domain::validation::{self, ValidationErrors};
 use crate::domain::{Page, Paged, Participation};
+use crate::store::locks::{Table, lock_row, lock_row_to_delete};
 use crate::store::{self, StoreError, participations::Scope};
 use serde_json::{Map, Value};
 
@@ -45,6 +46,12 @@ impl Service {
         input: ParticipationInput,
     ) -> Result<Participation> {
         let mut tx = self.store().write().await?;
+        // Callout before contact (`store::locks`): the taken checks and the insert are one step,
+        // and a concurrent delete of either waits for it (or it sees the row gone).
+        lock_row(&mut tx, Table::Callouts, callout_id).await?;
+        if let Some(id) = input.contact_id {
+            lock_row(&mut tx, Table::Contacts, id).await?;
+        }
         store::callouts::get(&mut tx, callout_id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -111,6 +118,7 @@ impl Service {
 
     pub async fn update_participation(&self, id: i64, input: ParticipationInput) -> Result<()> {
         let mut tx = self.store().write().await?;
+        lock_row(&mut tx, Table::Participations, id).await?;
         let current = store::participations::get(&mut tx, id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -198,6 +206,7 @@ impl Service {
 
     pub async fn delete_participation(&self, id: i64) -> Result<()> {
         let mut tx = self.store().write().await?;
+        lock_row_to_delete(&mut tx, Table::Participations, id).await?;
         let current = store::participations::get(&mut tx, id)
             .await?
             .ok_or(Error::NotFound)?;

@@ -9,6 +9,7 @@ use crate::domain::metadata::{self, MergeMode};
 use crate::domain::status;
 use crate::domain::validation::{self, ValidationErrors};
 use crate::domain::{Page, Paged, PhoneCall};
+use crate::store::locks::{Table, lock_row, lock_row_to_delete};
 use crate::store::{self, StoreError, phone_calls::Scope};
 use serde_json::{Map, Value};
 
@@ -37,6 +38,8 @@ impl Service {
         input: PhoneCallInput,
     ) -> Result<PhoneCall> {
         let mut tx = self.store().write().await?;
+        // A concurrent delete of the participation waits for this call (or this sees it gone).
+        lock_row(&mut tx, Table::Participations, participation_id).await?;
         let cp = store::participations::get(&mut tx, participation_id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -81,6 +84,7 @@ impl Service {
     /// call's parameters could change under the dialler).
     pub async fn update_phone_call(&self, id: i64, input: PhoneCallInput) -> Result<()> {
         let mut tx = self.store().write().await?;
+        lock_row(&mut tx, Table::PhoneCalls, id).await?;
         let current = store::phone_calls::get(&mut tx, id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -172,6 +176,7 @@ impl Service {
 
     pub async fn delete_phone_call(&self, id: i64) -> Result<()> {
         let mut tx = self.store().write().await?;
+        lock_row_to_delete(&mut tx, Table::PhoneCalls, id).await?;
         let call = store::phone_calls::get(&mut tx, id)
             .await?
             .ok_or(Error::NotFound)?;

@@ -13,6 +13,7 @@ use crate::domain::metadata::{self, MergeMode};
 use crate::domain::{Msisdn, status};
 use crate::domain::{Page, Paged, PhoneCall, RemotePhoneCallEvent};
 use crate::store::group_commit::{Done, Job};
+use crate::store::locks::{Table, lock_row};
 use crate::store::{self, StoreError, events::Scope};
 use serde_json::{Map, Value};
 
@@ -140,7 +141,11 @@ impl Service {
         };
         if call.is_none() {
             if let (Some(att), Some(sid)) = (&attempt, &call_sid) {
-                if let Some(c) = store::phone_calls::by_dial_attempt(tx, att).await? {
+                let found = match store::phone_calls::by_dial_attempt(tx, att).await? {
+                    Some(c) => lock_call(tx, &c).await?,
+                    None => None,
+                };
+                if let Some(c) = found {
                     if c.remote_call_id.is_none() && c.status == "queued" {
                         let accepted = store::phone_calls::Accepted {
                             remote_call_id: sid,
@@ -156,6 +161,10 @@ impl Service {
                     }
                 }
             }
+        }
+        // The call's contact, then the call (`store::locks`), before the reads below decide.
+        if let Some(c) = call.take() {
+            call = lock_call(tx, &c).await?;
         }
         let mut errors = Vec::new();
         if call.is_none() {
@@ -297,7 +306,12 @@ impl Service {
         };
         let msisdn = Msisdn::parse(&get("From"))
             .map_err(|_| Error::invalid("msisdn", "is an invalid number"))?;
-        let contact = match store::contacts::by_msisdn(tx, msisdn.as_str()).await? {
+        let found = match store::contacts::by_msisdn(tx, msisdn.as_str()).await? {
+            // Locked, so a concurrent delete of it either waits for this call or is seen.
+            Some(c) if lock_row(tx, Table::Contacts, c.id).await? => Some(c),
+            _ => None,
+        };
+        let contact = match found {
             Some(c) => c,
             None => store::contacts::insert(tx, msisdn.as_str(), "{}", now).await?,
         };
@@ -373,6 +387,7 @@ impl Service {
         mode: MergeMode,
     ) -> Result<()> {
         let mut tx = self.store().write().await?;
+        lock_row(&mut tx, Table::RemotePhoneCallEvents, id).await?;
         let e = store::events::get(&mut tx, id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -384,4 +399,14 @@ impl Service {
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
+}
+
+/// Locks what a webhook reads and then writes, in the order of `store::locks`: the call's
+/// contact, then the call. The call as it is now, read after the locks (`None`: it is gone).
+async fn lock_call(tx: &mut impl store::Handle, call: &PhoneCall) -> Result<Option<PhoneCall>> {
+    lock_row(tx, Table::Contacts, call.contact_id).await?;
+    if !lock_row(tx, Table::PhoneCalls, call.id).await? {
+        return Ok(None);
+    }
+    Ok(store::phone_calls::get(tx, call.id).await?)
 }

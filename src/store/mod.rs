@@ -24,6 +24,7 @@ pub mod filter;
 pub mod group_commit;
 pub mod import;
 pub mod location;
+pub mod locks;
 mod page;
 pub mod participations;
 pub mod phone_calls;
