@@ -37,7 +37,7 @@ const DUE: Duration = Duration::from_millis(1);
 pub async fn run(service: Service, cancel: CancellationToken) {
     let burst = burst(service.dialing().calls_per_second);
     // Claim when this many request slots are free (one at provider rates).
-    let want = burst.min(MAX_IN_FLIGHT / 2).max(1);
+    let want = burst.clamp(1, MAX_IN_FLIGHT / 2);
     let mut held = false;
     // At provider rates slots are milliseconds apart: worth a look before each claim. At bulk
     // rates the next slot is always due.

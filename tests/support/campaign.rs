@@ -140,6 +140,8 @@ pub struct Tally {
     pub given_up: Vec<Value>,
     /// Calls in neither state.
     pub lost: usize,
+    /// Creates in each second since the first.
+    pub per_second: Vec<usize>,
 }
 
 impl std::fmt::Display for Tally {
@@ -147,14 +149,15 @@ impl std::fmt::Display for Tally {
         write!(
             f,
             "{} creates, {} distinct numbers, max {} in one second, mean {:.2}/s; {} placed, \
-             {} given up unplaced, lost {}",
+             {} given up unplaced, lost {}; per second {:?}",
             self.creates,
             self.distinct,
             self.max_per_second,
             self.mean_rate,
             self.placed,
             self.given_up.len(),
-            self.lost
+            self.lost,
+            self.per_second
         )
     }
 }
@@ -182,6 +185,7 @@ pub async fn tally(s: &Serve, fake: &super::fake_provider::FakeProvider, calls: 
         mean_rate: super::pace::mean_rate(&times),
         placed,
         lost: calls.saturating_sub(placed + given_up.len()),
+        per_second: super::pace::per_second(&times),
         given_up,
     }
 }

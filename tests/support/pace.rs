@@ -55,3 +55,19 @@ pub fn mean_rate(times: &[DateTime<Utc>]) -> f64 {
     }
     (times.len() - 1) as f64 / secs
 }
+
+/// Creates in each whole second since the first (for a look at stalls).
+pub fn per_second(times: &[DateTime<Utc>]) -> Vec<usize> {
+    let Some(first) = times.iter().min() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for t in times {
+        let s = (*t - *first).num_seconds().max(0) as usize;
+        if out.len() <= s {
+            out.resize(s + 1, 0);
+        }
+        out[s] += 1;
+    }
+    out
+}
