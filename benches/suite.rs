@@ -21,6 +21,10 @@
 
 #[path = "../tests/support/fake_provider/mod.rs"]
 mod fake_provider;
+#[path = "suite/postgres.rs"]
+mod postgres;
+#[path = "suite/postgres_procs.rs"]
+mod postgres_procs;
 
 use anyhow::{Context, Result, bail};
 use fake_provider::{FakeConfig, FakeProvider};
@@ -144,7 +148,8 @@ struct Setup {
 }
 
 /// `SCFM_BENCH_ONLY=3,6`: run only these rows (row 1 still builds the database rows 2, 3, 4
-/// and 7 need, and is reported only when asked for).
+/// and 7 need, and is reported only when asked for); `P` stands for the PostgreSQL column
+/// (`SCFM_BENCH_ONLY=P` runs only that, with `SCFM_BENCH_DATABASE` set).
 fn only_from_env() -> Result<Option<std::collections::BTreeSet<u8>>> {
     let Ok(v) = std::env::var("SCFM_BENCH_ONLY") else {
         return Ok(None);
@@ -152,15 +157,21 @@ fn only_from_env() -> Result<Option<std::collections::BTreeSet<u8>>> {
     let rows = v
         .split(',')
         .map(|r| {
-            r.trim()
-                .parse::<u8>()
+            let r = r.trim();
+            if r.eq_ignore_ascii_case("p") {
+                return Ok(PG_ROWS);
+            }
+            r.parse::<u8>()
                 .ok()
                 .filter(|r| (1..=8).contains(r))
-                .with_context(|| format!("SCFM_BENCH_ONLY={v:?}: {r:?} is not a row 1..=8"))
+                .with_context(|| format!("SCFM_BENCH_ONLY={v:?}: {r:?} is not a row 1..=8 or P"))
         })
         .collect::<Result<_>>()?;
     Ok(Some(rows))
 }
+
+/// `SCFM_BENCH_ONLY`'s stand-in for the PostgreSQL column.
+const PG_ROWS: u8 = 100;
 
 fn rows_from_env() -> Result<usize> {
     match std::env::var("SCFM_BENCH_ROWS") {
@@ -699,21 +710,35 @@ struct Load {
 
 /// Signed status callbacks from 64 concurrent connections until `dur` has passed.
 async fn load(url: &str, dur: Duration, seeds: u64) -> Result<Load> {
+    load_spread(&[url.to_string()], url, dur, seeds, 0).await
+}
+
+/// Signed status callbacks from 64 concurrent connections until `dur` has passed, sent
+/// round-robin to `targets` (processes behind one public URL), each signed for `signed_url`.
+/// Callbacks are numbered from `from` (a repeated number is a duplicate delivery, stored once).
+async fn load_spread(
+    targets: &[String],
+    signed_url: &str,
+    dur: Duration,
+    seeds: u64,
+    from: u64,
+) -> Result<Load> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
     let start = Instant::now();
     let deadline = start + dur;
-    let results: Vec<(bool, Duration)> = futures::stream::iter(0u64..)
+    let results: Vec<(bool, Duration)> = futures::stream::iter(from..)
         .take_while(|_| futures::future::ready(Instant::now() < deadline))
         .map(|i| {
             let client = client.clone();
+            let url = targets[i as usize % targets.len()].as_str();
             async move {
                 let pairs = status_params(i, seeds);
                 let body = form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(&pairs)
                     .finish();
-                let sig = signature::compute(TOKEN, url, &pairs);
+                let sig = signature::compute(TOKEN, signed_url, &pairs);
                 let t = Instant::now();
                 let r = client
                     .post(url)
@@ -1393,13 +1418,18 @@ async fn bench() -> Result<bool> {
     let mut rep = Report::default();
     let started = Instant::now();
 
-    // Rows 2, 3, 4 and 7 work on the database row 1 imports.
-    let imported = if [1, 2, 3, 4, 7].into_iter().any(want) {
+    // Rows 2, 3, 4 and 7 work on the database row 1 imports; the PostgreSQL column imports the
+    // same contacts.
+    let pg = postgres::server().filter(|_| want(PG_ROWS));
+    let sqlite_rows = [1, 2, 3, 4, 7].into_iter().any(want);
+    let data = (sqlite_rows || pg.is_some()).then(|| {
         eprintln!("generating {n} contacts …");
-        let data = generate(n, 0x5CF3_2026_1128);
+        generate(n, 0x5CF3_2026_1128)
+    });
+    let imported = if let Some(data) = data.as_ref().filter(|_| sqlite_rows) {
         let kandal = data.kandal;
         eprintln!("row 1: CSV import …");
-        let svc = row1(&s, &mut rep, &data).await?;
+        let svc = row1(&s, &mut rep, data).await?;
         if !want(1) {
             rep.rows.retain(|r| r.num != "1");
         }
@@ -1447,6 +1477,15 @@ async fn bench() -> Result<bool> {
         row8(&s, &mut rep).await?;
     }
 
+    let mut pg_rep = Report::default();
+    let pg_version = match (&pg, &data) {
+        (Some(server), Some(data)) => {
+            eprintln!("PostgreSQL column …");
+            Some(postgres::rows(&s, &mut pg_rep, data, server).await?)
+        }
+        _ => None,
+    };
+
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     rep.rows.sort_by_key(|r| r.num);
     println!();
@@ -1457,6 +1496,28 @@ async fn bench() -> Result<bool> {
         started.elapsed().as_secs_f64()
     );
     println!();
+    print_table(&rep);
+    println!();
+    for note in &rep.notes {
+        println!("{note}");
+    }
+    if let Some(version) = pg_version {
+        println!();
+        println!("PostgreSQL {version} (SCFM_BENCH_DATABASE), the same {n} contacts:");
+        println!();
+        print_table(&pg_rep);
+        for note in &pg_rep.notes {
+            println!("{note}");
+        }
+        rep.failures.append(&mut pg_rep.failures);
+    }
+    if rep.failures.is_empty() {
+        println!("verified: every row's counts matched");
+    }
+    Ok(rep.failures.is_empty())
+}
+
+fn print_table(rep: &Report) {
     println!("| # | workload | figure | baseline in the same run | ratio | goal |");
     println!("|---|---|---|---|---|---|");
     for r in &rep.rows {
@@ -1465,14 +1526,6 @@ async fn bench() -> Result<bool> {
             r.num, r.workload, r.figure, r.baseline, r.ratio, r.goal
         );
     }
-    println!();
-    for note in &rep.notes {
-        println!("{note}");
-    }
-    if rep.failures.is_empty() {
-        println!("verified: every row's counts matched");
-    }
-    Ok(rep.failures.is_empty())
 }
 
 fn main() {
