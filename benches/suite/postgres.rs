@@ -12,13 +12,12 @@
 //! - P6. Dispatch of queued calls to the fake provider, pacing off, by 1, 2 and 3 processes.
 
 use super::fake_provider::FakeProvider;
-use super::{Contacts, Report, SID, Setup, median, ms, seed_from};
+use super::{Contacts, Report, Setup, median, ms};
 use anyhow::{Context, Result, bail};
 use scfm::call_flow::Registry;
 use scfm::domain::filter::{Family, Filter};
 use scfm::domain::time::Clock;
 use scfm::service::{BatchOperationInput, CalloutInput, ImportOptions, Service};
-use scfm::service::{WebhookOutcome, WebhookRequest};
 use scfm::store::{Db, Location, Store};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -280,37 +279,6 @@ async fn p3(rep: &mut Report, svc: &Service, kandal: i64) -> Result<()> {
         format!("{:.1} ms: count(*) … (metadata::jsonb)->>'province' by hand (scan)", ms(tb)),
     );
     rep.finish(format!("{:.3}× of the scan", ms(ts) / ms(tb)), "≤ 20 ms");
-    Ok(())
-}
-
-/// 10,000 calls with remote_call_ids, created by inbound webhooks through the service, so
-/// status callbacks have calls to update.
-pub async fn seed_calls(svc: &Service, url: &str, seeds: u64) -> Result<()> {
-    for call in 0..seeds {
-        let sid = format!("CAbench{call:08}");
-        let from = seed_from(call);
-        let params = [
-            ("AccountSid", SID),
-            ("CallSid", &sid),
-            ("CallStatus", "ringing"),
-            ("Direction", "inbound"),
-            ("From", &from),
-            ("To", "+85512345678"),
-            ("ApiVersion", "2010-04-01"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let out = svc
-            .handle_webhook(WebhookRequest {
-                params,
-                url: url.to_string(),
-            })
-            .await?;
-        if !matches!(out, WebhookOutcome::Twiml(_)) {
-            bail!("seeding call {call}: webhook refused");
-        }
-    }
     Ok(())
 }
 

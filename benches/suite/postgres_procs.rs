@@ -9,11 +9,12 @@
 //! - P6. Dispatch of queued calls to the local fake provider, pacing off. Baseline: a bare
 //!   reqwest client creating the same number of calls at the fake, 8 in flight.
 
-use super::postgres::{PUBLIC, drop_database, open, pool, run_op, seed_calls, serve};
-use super::{FROM, Report, SID, Setup, TOKEN, creates, fake_config, load_spread, ms, msisdn};
+use super::postgres::{PUBLIC, drop_database, open, pool, run_op, serve};
+use super::{
+    FROM, Report, SID, Setup, TOKEN, creates, fake_config, load_spread, ms, msisdn, seed_calls,
+};
 use super::{fake_provider::FakeProvider, stop};
 use anyhow::Result;
-use futures::StreamExt;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -254,36 +255,8 @@ pub async fn p6(s: &Setup, rep: &mut Report, server: &str, name: &str) -> Result
     drop_database(server, name).await;
 
     // Baseline: the fake's own ceiling with a bare client, 8 creates in flight like a dialler.
-    let fake = FakeProvider::start(fake_config()).await;
-    let url = format!(
-        "{}/2010-04-01/Accounts/{}/Calls.json",
-        fake.base_url(),
-        fake.account_sid()
-    );
-    let client = reqwest::Client::new();
-    let t = Instant::now();
-    let ok: usize = futures::stream::iter(0..d)
-        .map(|i| {
-            let (client, url) = (client.clone(), url.clone());
-            let token = fake.auth_token();
-            async move {
-                let r = client
-                    .post(&url)
-                    .basic_auth(SID, Some(token))
-                    .form(&[
-                        ("To", msisdn(i)),
-                        ("From", FROM.to_string()),
-                        ("Url", "https://e.org/twiml".to_string()),
-                    ])
-                    .send()
-                    .await;
-                usize::from(matches!(r, Ok(r) if r.status() == 201))
-            }
-        })
-        .buffer_unordered(8)
-        .fold(0, |a, b| async move { a + b })
-        .await;
-    let rb = d as f64 / t.elapsed().as_secs_f64();
+    let (ok, _, tb) = super::bare_creates(d).await?;
+    let rb = d as f64 / tb.as_secs_f64();
     rep.check(
         ok == d,
         format!("P6 baseline: {ok} creates accepted of {d}"),

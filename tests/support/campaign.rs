@@ -189,3 +189,26 @@ pub async fn tally(s: &Serve, fake: &super::fake_provider::FakeProvider, calls: 
         given_up,
     }
 }
+
+impl Tally {
+    /// What every campaign must come to, whatever happened to its processes or its database:
+    /// no number created twice, never more than `cps` creates in one second, nothing lost,
+    /// every create linked to its call, and no call given up that reached the provider.
+    pub fn assert_safe(&self, fake: &super::fake_provider::FakeProvider, cps: usize) {
+        assert_eq!(self.creates, self.distinct, "a number was created twice");
+        assert!(
+            self.max_per_second <= cps,
+            "{} creates within one second",
+            self.max_per_second
+        );
+        assert_eq!(self.lost, 0);
+        assert_eq!(
+            self.placed, self.creates,
+            "every create is linked to its call"
+        );
+        for call in &self.given_up {
+            let to = call["msisdn"].as_str().unwrap_or_default();
+            assert_eq!(fake.creates_for(to), 0, "given up but placed: {call}");
+        }
+    }
+}
