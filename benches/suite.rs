@@ -290,7 +290,7 @@ async fn scalar(svc: &Service, sql: &'static str) -> Result<i64> {
 }
 
 /// Creates a batch operation, queues it and waits until it finished (running it here, or letting
-/// a running server's batch worker run it).
+/// a running server's batch worker run it). Either engine.
 async fn run_op(svc: &Service, kind: &str, callout_id: Option<i64>, params: Value) -> Result<()> {
     let op = svc
         .create_batch_operation(
@@ -307,10 +307,7 @@ async fn run_op(svc: &Service, kind: &str, callout_id: Option<i64>, params: Valu
     let deadline = Instant::now() + Duration::from_secs(900);
     loop {
         svc.run_next_batch_operation().await?;
-        let status: String = sqlx::query_scalar("SELECT status FROM batch_operations WHERE id = ?")
-            .bind(op.id)
-            .fetch_one(svc.store().sqlite_pool().expect("a SQLite store"))
-            .await?;
+        let status = svc.batch_operation(op.id, &[]).await?.status;
         if status == "finished" {
             return Ok(());
         }

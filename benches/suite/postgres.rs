@@ -12,14 +12,14 @@
 //! - P6. Dispatch of queued calls to the fake provider, pacing off, by 1, 2 and 3 processes.
 
 use super::fake_provider::FakeProvider;
-use super::{Contacts, Report, Setup, median, ms};
-use anyhow::{Context, Result, bail};
+use super::{Contacts, Report, Setup, median, ms, run_op};
+use anyhow::{Context, Result};
 use scfm::call_flow::Registry;
 use scfm::domain::filter::{Family, Filter};
 use scfm::domain::time::Clock;
-use scfm::service::{BatchOperationInput, CalloutInput, ImportOptions, Service};
+use scfm::service::{CalloutInput, ImportOptions, Service};
 use scfm::store::{Db, Location, Store};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// The PostgreSQL server the column runs on, if `SCFM_BENCH_DATABASE` names one.
@@ -38,39 +38,6 @@ pub fn pool(svc: &Service) -> &sqlx::PgPool {
 
 async fn scalar(svc: &Service, sql: &'static str) -> Result<i64> {
     Ok(sqlx::query_scalar(sql).fetch_one(pool(svc)).await?)
-}
-
-/// Creates a batch operation, queues it and waits until it finished (run here or by a server).
-pub async fn run_op(
-    svc: &Service,
-    kind: &str,
-    callout_id: Option<i64>,
-    params: Value,
-) -> Result<()> {
-    let op = svc
-        .create_batch_operation(
-            BatchOperationInput {
-                kind: Some(format!("BatchOperation::{kind}")),
-                callout_id,
-                parameters: params.as_object().cloned(),
-                ..Default::default()
-            },
-            true,
-        )
-        .await?;
-    svc.fire_batch_operation_event(op.id, Some("queue")).await?;
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        svc.run_next_batch_operation().await?;
-        let status = svc.batch_operation(op.id, &[]).await?.status;
-        if status == "finished" {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("batch operation {kind} still {status:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 /// The run's database on the server, and a service on it.

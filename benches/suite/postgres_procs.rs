@@ -9,9 +9,10 @@
 //! - P6. Dispatch of queued calls to the local fake provider, pacing off. Baseline: a bare
 //!   reqwest client creating the same number of calls at the fake, 8 in flight.
 
-use super::postgres::{PUBLIC, drop_database, open, pool, run_op, serve};
+use super::postgres::{PUBLIC, drop_database, open, pool, serve};
 use super::{
-    FROM, Report, SID, Setup, TOKEN, creates, fake_config, load_spread, ms, msisdn, seed_calls,
+    FROM, Report, SID, Setup, TOKEN, creates, fake_config, load_spread, ms, msisdn, run_op,
+    seed_calls,
 };
 use super::{fake_provider::FakeProvider, stop};
 use anyhow::Result;
