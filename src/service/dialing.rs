@@ -201,27 +201,27 @@ impl Service {
                         } => *d,
                         _ => backoff,
                     };
+                    let wait = wait.min(Duration::from_secs(60));
                     tracing::warn!(phone_call_id = call.id, error = %e, "create not processed; retrying in {:?}", wait);
-                    tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    // The resend is a create like any other: it takes a slot of the account's
-                    // schedule, so retries never push a one-second window over the cap.
-                    self.wait_for_slot().await?;
-                    // The wait may outlast `reconcile_after`: renew the claim (fresh attempt id)
-                    // so reconciliation leaves it alone, and send nothing if it already
-                    // resolved the old one (given up as errored, or adopted a call).
+                    // Renew the claim now (fresh attempt id), dated at the resend, so
+                    // reconciliation does not count the wait as the age of a dial whose outcome
+                    // is unknown (it would give the call up while it waits to be resent); send
+                    // nothing if reconciliation already resolved the old claim (given up as
+                    // errored, or adopted a call).
                     let old = call.dial_attempt_id.clone().unwrap_or_default();
                     let fresh = new_attempt_id();
-                    let now = self.now();
+                    let resend_at = format_ts(self.clock().now() + chrono_dur(wait));
                     let renewed = {
                         let mut conn = self.store().read().await?;
-                        store::phone_calls::renew_claim(&mut conn, call.id, &old, &fresh, &now)
-                            .await?
+                        store::phone_calls::renew_claim(
+                            &mut conn, call.id, &old, &fresh, &resend_at,
+                        )
+                        .await?
                     };
                     if !renewed {
                         tracing::warn!(
                             phone_call_id = call.id,
-                            "claim resolved elsewhere while waiting to retry; not sending again"
+                            "claim resolved elsewhere before the retry; not sending again"
                         );
                         return Ok(Sent {
                             call,
@@ -229,11 +229,16 @@ impl Service {
                         });
                     }
                     call.dial_attempt_id = Some(fresh);
-                    call.dial_started_at = Some(now);
+                    call.dial_started_at = Some(resend_at);
                     req = match self.create_request(&call) {
                         Ok(r) => r,
                         Err(e) => return refused(call, format!("Unable to create record: {e}")),
                     };
+                    tokio::time::sleep(wait).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    // The resend is a create like any other: it takes a slot of the account's
+                    // schedule, so retries never push a one-second window over the cap.
+                    self.wait_for_slot().await?;
                 }
                 Err(e @ ProviderError::Unknown { .. }) => {
                     tracing::warn!(phone_call_id = call.id, error = %e, "create outcome unknown; will reconcile, never redial");
