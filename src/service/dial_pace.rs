@@ -15,8 +15,9 @@ pub const DEFAULT_ROUTE: &str = "dial:default";
 
 /// Slots are this much wider than the cap: a create sent up to `PACE_GUARD - 1` seconds late
 /// (timer and network jitter) followed by one on time still leaves at most the cap in any
-/// one-second window measured at the provider, and the mean rate stays within 2% of the cap.
-pub const PACE_GUARD: f64 = 1.02;
+/// one-second window measured at the provider; the mean rate stays within 5% of the cap. (2%
+/// let CI see 51 creates in one second at a 50 cap with three servers on two busy cores.)
+pub const PACE_GUARD: f64 = 1.05;
 
 /// A dialler asks for its calls this long before the next slot is due, so the claim's round
 /// trip does not make the create late.
