@@ -347,6 +347,85 @@ async fn fake_provider_drives_a_real_call_through_the_webhook() {
     s.stop().await;
 }
 
+/// Forty calls dialled at once through the fake, whose compressed clock sends each call's
+/// callbacks and voice request within milliseconds of its create: many arrive while the dialler
+/// is still storing the create's answer. Every one must find its call (answered 201, never
+/// "Phone call is invalid") and every call must complete from its webhooks alone (polling is
+/// an hour away). On PostgreSQL such a webhook waits on the call's row lock and must then see
+/// the stored `remote_call_id`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhooks_racing_the_create_answer_find_their_call() {
+    const CALLS: usize = 40;
+    let fake = FakeProvider::start(FakeConfig::twilio()).await;
+    let s = TestServer::start_with(|c| {
+        c.provider.account_sid = Some(fake.account_sid());
+        c.provider.auth_token = Some(fake.auth_token());
+        c.provider.base_url = Some(fake.base_url());
+        c.provider.poll_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let hook = s.url("/api/remote_phone_call_events");
+    let params = form_urlencoded::Serializer::new(String::new())
+        .append_pair("remote_request_params[from]", "+85510999999")
+        .append_pair("remote_request_params[url]", &hook)
+        .append_pair("remote_request_params[status_callback]", &hook)
+        .append_pair("remote_request_params[status_callback_event][]", "ringing")
+        .append_pair("remote_request_params[status_callback_event][]", "answered")
+        .append_pair(
+            "remote_request_params[status_callback_event][]",
+            "completed",
+        )
+        .finish();
+    let r = s.post_form("/api/callouts", "").send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    for i in 1..=CALLS {
+        for (path, body) in [
+            (
+                "/api/contacts".to_string(),
+                format!("msisdn=%2B8551230{i:04}"),
+            ),
+            (
+                "/api/callouts/1/callout_participations".to_string(),
+                format!("contact_id={i}"),
+            ),
+            (
+                format!("/api/callout_participations/{i}/phone_calls"),
+                params.clone(),
+            ),
+        ] {
+            let r = s.post_form(&path, &body).send().await.unwrap();
+            assert_eq!(r.status(), 201, "{path}: {}", r.text().await.unwrap());
+        }
+    }
+    let queues: Vec<_> = (1..=CALLS)
+        .map(|i| {
+            let req = s.post_form(
+                &format!("/api/phone_calls/{i}/phone_call_events"),
+                "event=queue",
+            );
+            tokio::spawn(async move { req.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    for q in queues {
+        assert_eq!(q.await.unwrap(), 201);
+    }
+    for i in 1..=CALLS {
+        s.wait_for(&format!("/api/phone_calls/{i}"), |v| {
+            v["status"] == "completed"
+        })
+        .await;
+    }
+    let hooks = fake.webhooks();
+    let refused: Vec<String> = hooks
+        .iter()
+        .filter(|h| h.status != Some(201) && h.status != Some(200))
+        .map(|h| format!("{} {} {:?} {}", h.kind, h.call_sid, h.status, h.body))
+        .collect();
+    assert!(hooks.len() >= 3 * CALLS, "{} webhooks", hooks.len());
+    assert!(refused.is_empty(), "webhooks refused: {refused:#?}");
+    s.stop().await;
+}
+
 /// 64 status callbacks at once (so the group-commit writer batches them), one of which fails
 /// inside its savepoint after its event was inserted (a trigger raises when that call is
 /// completed): the 63 others are stored, answered 201 and visible to a fresh connection the

@@ -133,32 +133,28 @@ impl Service {
         let now = self.now();
         let mut changed = Vec::new();
 
-        // 1. The call: by CallSid (never by a null id), else by the attempt token of a dial whose
-        //    create response was lost, else a new inbound call.
+        // 1. The call: by CallSid (never by a null id), else the dial this webhook overtook
+        //    (its create's answer not stored yet, or lost), else a new inbound call.
         let mut call: Option<PhoneCall> = match &call_sid {
             Some(sid) => store::phone_calls::by_remote_call_id(tx, sid).await?,
             None => None,
         };
         if call.is_none() {
-            if let (Some(att), Some(sid)) = (&attempt, &call_sid) {
-                let found = match store::phone_calls::by_dial_attempt(tx, att).await? {
-                    Some(c) => lock_call(tx, &c).await?,
-                    None => None,
-                };
-                if let Some(c) = found {
-                    if c.remote_call_id.is_none() && c.status == "queued" {
-                        let accepted = store::phone_calls::Accepted {
-                            remote_call_id: sid,
-                            remote_status: None,
-                            remote_direction: direction.as_deref(),
-                            response: "{}",
-                        };
-                        store::phone_calls::mark_remotely_queued(
-                            tx, c.id, att, &accepted, &now, &now,
-                        )
-                        .await?;
-                        call = store::phone_calls::get(tx, c.id).await?;
-                    }
+            if let Some(sid) = &call_sid {
+                let to = get("To");
+                call = self
+                    .overtaken_dial(
+                        tx,
+                        sid,
+                        attempt.as_deref(),
+                        direction.as_deref(),
+                        to.as_deref(),
+                    )
+                    .await?;
+                if call.is_none() {
+                    // The dialler may have committed between the two reads above (PostgreSQL,
+                    // read committed: each statement sees the latest commits).
+                    call = store::phone_calls::by_remote_call_id(tx, sid).await?;
                 }
             }
         }
@@ -288,6 +284,59 @@ impl Service {
             keep: true,
             changed,
         })
+    }
+
+    /// The claimed call an outbound webhook for the unknown `sid` belongs to: the one whose
+    /// attempt token its URL carries, else the only call to its `To` whose create is in flight.
+    /// The webhook can overtake the create's answer (the provider calls back within
+    /// milliseconds); if the dialler stored that answer while this webhook waited for the
+    /// call's lock (PostgreSQL, read committed), the call now carries `sid` and is taken as is;
+    /// if not, `sid` is recorded here and the dialler's own record then changes nothing.
+    async fn overtaken_dial(
+        &self,
+        tx: &mut impl store::Handle,
+        sid: &str,
+        attempt: Option<&str>,
+        direction: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Option<PhoneCall>> {
+        let candidate = if let Some(att) = attempt {
+            store::phone_calls::by_dial_attempt(tx, att).await?
+        } else if let (Some(to), true) = (to, direction.is_some_and(|d| d.starts_with("outbound")))
+        {
+            let mut open = store::phone_calls::in_flight_to(tx, to).await?;
+            if open.len() == 1 { open.pop() } else { None }
+        } else {
+            None
+        };
+        let Some(c) = candidate else {
+            return Ok(None);
+        };
+        let Some(c) = lock_call(tx, &c).await? else {
+            return Ok(None);
+        };
+        if c.remote_call_id.as_deref() == Some(sid) {
+            return Ok(Some(c));
+        }
+        let (Some(att), None, "queued") = (
+            c.dial_attempt_id.as_deref(),
+            &c.remote_call_id,
+            c.status.as_str(),
+        ) else {
+            return Ok(None);
+        };
+        if attempt.is_some_and(|a| a != att) {
+            return Ok(None);
+        }
+        let now = self.now();
+        let accepted = store::phone_calls::Accepted {
+            remote_call_id: sid,
+            remote_status: None,
+            remote_direction: direction,
+            response: "{}",
+        };
+        store::phone_calls::mark_remotely_queued(tx, c.id, att, &accepted, &now, &now).await?;
+        Ok(store::phone_calls::get(tx, c.id).await?)
     }
 
     async fn new_inbound_call(

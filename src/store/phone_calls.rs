@@ -168,6 +168,22 @@ pub async fn by_dial_attempt(conn: &mut impl Handle, attempt: &str) -> Result<Op
     Ok(qb.fetch_optional::<PhoneCall>(conn).await?)
 }
 
+/// Calls to `msisdn` whose create is in flight (claimed, no provider id yet); at most two, so
+/// a caller can tell one from several. Walks the small partial index of open dial attempts.
+pub async fn in_flight_to(conn: &mut impl Handle, msisdn: &str) -> Result<Vec<PhoneCall>> {
+    let kind = conn.kind();
+    let mut qb = Qb::new(
+        kind,
+        format!(
+            "SELECT {COLS}{FROM} AND pc.status = 'queued' AND pc.dial_attempt_id IS NOT NULL \
+             AND pc.remote_call_id IS NULL AND pc.msisdn = "
+        ),
+    );
+    qb.push_bind(msisdn.to_string());
+    qb.push(" ORDER BY pc.id LIMIT 2");
+    Ok(qb.fetch_all::<PhoneCall>(conn).await?)
+}
+
 pub struct NewPhoneCall<'a> {
     pub callout_participation_id: Option<i64>,
     pub contact_id: i64,
