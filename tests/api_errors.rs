@@ -34,6 +34,98 @@ async fn merged(s: &TestServer, path: &str, mode: Option<&str>) -> String {
     serde_json::to_string(&v["metadata"]).expect("serialize")
 }
 
+/// `metadata` that is not an object (a string, number, boolean or array, in JSON or as a form
+/// scalar) is a 422 naming metadata on every resource that takes it, on create and on update,
+/// and nothing is stored or changed. SCFM answered 201 and stored `{}`.
+#[tokio::test]
+async fn metadata_that_is_not_an_object_is_refused_everywhere() {
+    let s = TestServer::start().await;
+    post(&s, "/api/contacts", "msisdn=%2B252662345678")
+        .await
+        .expect(201);
+    post(&s, "/api/callouts", "").await.expect(201);
+    post(&s, "/api/callouts/1/callout_participations", "contact_id=1")
+        .await
+        .expect(201);
+    post(
+        &s,
+        "/api/callouts/1/batch_operations",
+        "type=BatchOperation::CalloutPopulation",
+    )
+    .await
+    .expect(201);
+    let rrp =
+        json!({"from": "345", "url": "https://demo.twilio.com/docs/voice.xml", "method": "GET"});
+    post_json(
+        &s,
+        "/api/callout_participations/1/phone_calls",
+        &json!({"remote_request_params": rrp}),
+    )
+    .await
+    .expect(201);
+    let bad = [
+        json!("foo"),
+        json!(42),
+        json!(true),
+        json!([1, 2]),
+        json!([]),
+    ];
+    let creates = [
+        ("/api/contacts", json!({"msisdn": "+252662345679"})),
+        ("/api/callouts", json!({})),
+        (
+            "/api/callouts/1/callout_participations",
+            json!({"msisdn": "+252662345679"}),
+        ),
+        (
+            "/api/callouts/1/batch_operations",
+            json!({"type": "BatchOperation::CalloutPopulation"}),
+        ),
+        (
+            "/api/callout_participations/1/phone_calls",
+            json!({"remote_request_params": rrp}),
+        ),
+    ];
+    let expected = errors("metadata", "must be an object (key/value pairs)");
+    for (path, body) in &creates {
+        let before = get(&s, path).await.expect(200).header("total");
+        for b in &bad {
+            let mut body = body.clone();
+            body["metadata"] = b.clone();
+            let r = post_json(&s, path, &body).await.expect(422);
+            assert_eq!(r.json(), expected, "POST {path} {b}");
+        }
+        let r = post(&s, path, "metadata=foo").await.expect(422);
+        assert_eq!(r.json(), expected, "POST {path} metadata=foo");
+        let after = get(&s, path).await.expect(200).header("total");
+        assert_eq!(before, after, "{path}: nothing created");
+    }
+    for path in [
+        "/api/contacts/1",
+        "/api/callouts/1",
+        "/api/callout_participations/1",
+        "/api/batch_operations/1",
+        "/api/phone_calls/1",
+    ] {
+        patch_json(&s, path, &json!({"metadata": {"kept": "yes"}}))
+            .await
+            .expect(204);
+        for b in &bad {
+            let r = patch_json(
+                &s,
+                path,
+                &json!({"metadata": b, "metadata_merge_mode": "replace"}),
+            )
+            .await
+            .expect(422);
+            assert_eq!(r.json(), expected, "PATCH {path} {b}");
+        }
+        let v = get(&s, path).await.expect(200).json();
+        assert_eq!(v["metadata"]["kept"], "yes", "{path} unchanged");
+    }
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn metadata_merge_modes_on_every_resource() {
     let s = TestServer::start().await;
@@ -84,8 +176,8 @@ async fn metadata_merge_modes_on_every_resource() {
         serde_json::to_string(&get(&s, c).await.json()["metadata"]).unwrap(),
         r#"{"z":"1","y":{"k":"1","j":"2"}}"#
     );
-    // A scalar for metadata is ignored.
-    patch(&s, c, "metadata=x").await.expect(204);
+    // A scalar for metadata is refused (SCFM ignored it); nothing changes.
+    patch(&s, c, "metadata=x").await.expect(422);
     assert_eq!(get(&s, c).await.json()["metadata"]["z"], "1");
 
     // Batch op parameters are replaced wholesale, never merged.

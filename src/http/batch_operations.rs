@@ -1,7 +1,7 @@
 //! `/api/batch_operations`: CRUD, events, previews and results.
 
 use super::AppState;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{Params, path_id};
 use super::pagination::paginated;
 use super::respond::{created, no_content, ok};
@@ -46,14 +46,14 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-pub(crate) fn input(p: &Params) -> BatchOperationInput {
-    BatchOperationInput {
+pub(crate) fn input(p: &Params) -> Result<BatchOperationInput, ApiError> {
+    Ok(BatchOperationInput {
         kind: p.scalar("type"),
         callout_id: p.id("callout_id"),
         parameters: p.object("parameters"),
-        metadata: p.object("metadata"),
+        metadata: p.metadata("metadata")?,
         merge_mode: p.merge_mode(),
-    }
+    })
 }
 
 /// A top-level `type` naming one of the four types restricts lookups to it [orig].
@@ -79,7 +79,7 @@ async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
 }
 
 async fn create(State(s): State<AppState>, p: Params) -> ApiResult {
-    let op = s.service.create_batch_operation(input(&p), false).await?;
+    let op = s.service.create_batch_operation(input(&p)?, false).await?;
     Ok(created(format!("/api/batch_operations/{}", op.id), &op))
 }
 
@@ -91,7 +91,7 @@ async fn show(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> A
 }
 
 async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
-    let mut i = input(&p);
+    let mut i = input(&p)?;
     i.kind = None;
     s.service
         .update_batch_operation(path_id(&id)?, &type_param(&p), i)

@@ -1,7 +1,7 @@
 //! `/api/callouts`, its events and nested indexes.
 
 use super::AppState;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{Params, path_id};
 use super::pagination::paginated;
 use super::respond::{created, no_content, ok};
@@ -31,17 +31,17 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn input(p: &Params) -> CalloutInput {
-    CalloutInput {
+fn input(p: &Params) -> Result<CalloutInput, ApiError> {
+    Ok(CalloutInput {
         call_flow_logic: p.nullable("call_flow_logic"),
-        metadata: p.object("metadata"),
+        metadata: p.metadata("metadata")?,
         merge_mode: p.merge_mode(),
         dialing: match p.get("dialing") {
             Some(serde_json::Value::Null) => Some(None),
             Some(serde_json::Value::Object(m)) => Some(Some(m.clone())),
             _ => None,
         },
-    }
+    })
 }
 
 async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
@@ -53,7 +53,7 @@ async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
 }
 
 async fn create(State(s): State<AppState>, p: Params) -> ApiResult {
-    let c = s.service.create_callout(input(&p)).await?;
+    let c = s.service.create_callout(input(&p)?).await?;
     Ok(created(format!("/api/callouts/{}", c.id), &c))
 }
 
@@ -62,7 +62,7 @@ async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
 }
 
 async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
-    s.service.update_callout(path_id(&id)?, input(&p)).await?;
+    s.service.update_callout(path_id(&id)?, input(&p)?).await?;
     Ok(no_content())
 }
 
@@ -97,7 +97,7 @@ async fn create_participation(
         contact_id: p.id("contact_id"),
         msisdn: p.scalar("msisdn"),
         call_flow_logic: p.nullable("call_flow_logic"),
-        metadata: p.object("metadata"),
+        metadata: p.metadata("metadata")?,
         merge_mode: p.merge_mode(),
     };
     let cp = s.service.create_participation(path_id(&id)?, input).await?;
@@ -140,7 +140,7 @@ async fn create_batch_operation(
     Path(id): Path<String>,
     p: Params,
 ) -> ApiResult {
-    let mut input: BatchOperationInput = super::batch_operations::input(&p);
+    let mut input: BatchOperationInput = super::batch_operations::input(&p)?;
     input.callout_id = Some(path_id(&id)?);
     let op = s.service.create_batch_operation(input, true).await?;
     Ok(created(format!("/api/batch_operations/{}", op.id), &op))

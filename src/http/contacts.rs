@@ -1,7 +1,7 @@
 //! `/api/contacts` and its nested indexes. Thin: extract, call the service, map the result.
 
 use super::AppState;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{Params, path_id};
 use super::pagination::paginated;
 use super::respond::{created, no_content, ok};
@@ -25,12 +25,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/contacts/{id}/callouts", get(callouts))
 }
 
-pub(crate) fn input(p: &Params) -> ContactInput {
-    ContactInput {
+pub(crate) fn input(p: &Params) -> Result<ContactInput, ApiError> {
+    Ok(ContactInput {
         msisdn: p.scalar("msisdn"),
-        metadata: p.object("metadata"),
+        metadata: p.metadata("metadata")?,
         merge_mode: p.merge_mode(),
-    }
+    })
 }
 
 async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
@@ -50,7 +50,7 @@ async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
 }
 
 async fn create(State(s): State<AppState>, p: Params) -> ApiResult {
-    let c = s.service.create_contact(input(&p)).await?;
+    let c = s.service.create_contact(input(&p)?).await?;
     Ok(created(format!("/api/contacts/{}", c.id), &c))
 }
 
@@ -59,7 +59,7 @@ async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
 }
 
 async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
-    s.service.update_contact(path_id(&id)?, input(&p)).await?;
+    s.service.update_contact(path_id(&id)?, input(&p)?).await?;
     Ok(no_content())
 }
 

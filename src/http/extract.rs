@@ -12,6 +12,9 @@ use serde_json::{Map, Value};
 /// Largest request body accepted; larger gets 413.
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// The 422 message for a metadata parameter that is not an object.
+pub const NOT_AN_OBJECT: &str = "must be an object (key/value pairs)";
+
 #[derive(Debug, Default)]
 pub struct Params {
     /// Body params, then query params over them (shallow).
@@ -164,6 +167,18 @@ impl Params {
     /// A permitted object key; scalars given for it are ignored.
     pub fn object(&self, key: &str) -> Option<Map<String, Value>> {
         self.map.get(key).and_then(Value::as_object).cloned()
+    }
+
+    /// `key` as a metadata object: absent or null is `None`; a string, number, boolean or
+    /// array is a 422 naming the key, so nothing is stored (SCFM silently stored `{}`).
+    pub fn metadata(&self, key: &str) -> Result<Option<Map<String, Value>>, ApiError> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m.clone())),
+            Some(_) => Err(ApiError::Invalid(
+                crate::domain::validation::ValidationErrors::single(key, NOT_AN_OBJECT),
+            )),
+        }
     }
 
     /// An integer id given as a parameter (`contact_id=2`); `None` when absent or not a number.

@@ -52,7 +52,7 @@ async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) ->
         contact_id: None,
         msisdn: p.scalar("msisdn"),
         call_flow_logic: p.nullable("call_flow_logic"),
-        metadata: p.object("metadata"),
+        metadata: p.metadata("metadata")?,
         merge_mode: p.merge_mode(),
     };
     s.service.update_participation(path_id(&id)?, input).await?;

@@ -2,7 +2,7 @@
 //! and participations.
 
 use super::AppState;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{Params, path_id};
 use super::pagination::paginated;
 use super::respond::{created, no_content, ok};
@@ -28,14 +28,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/contacts/{id}/phone_calls", get(of_contact))
 }
 
-fn input(p: &Params) -> PhoneCallInput {
-    PhoneCallInput {
+fn input(p: &Params) -> Result<PhoneCallInput, ApiError> {
+    Ok(PhoneCallInput {
         msisdn: p.scalar("msisdn"),
         call_flow_logic: p.nullable("call_flow_logic"),
-        metadata: p.object("metadata"),
+        metadata: p.metadata("metadata")?,
         merge_mode: p.merge_mode(),
         remote_request_params: p.object("remote_request_params"),
-    }
+    })
 }
 
 async fn list(s: &AppState, parent: PhoneCallParent, p: &Params) -> ApiResult {
@@ -85,7 +85,7 @@ async fn of_contact(State(s): State<AppState>, Path(id): Path<String>, p: Params
 async fn create(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
     let call = s
         .service
-        .create_phone_call(path_id(&id)?, input(&p))
+        .create_phone_call(path_id(&id)?, input(&p)?)
         .await?;
     Ok(created(format!("/api/phone_calls/{}", call.id), &call))
 }
@@ -96,7 +96,7 @@ async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
 
 async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
     s.service
-        .update_phone_call(path_id(&id)?, input(&p))
+        .update_phone_call(path_id(&id)?, input(&p)?)
         .await?;
     Ok(no_content())
 }

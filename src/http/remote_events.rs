@@ -94,7 +94,7 @@ async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
 
 async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
     s.service
-        .update_remote_phone_call_event(path_id(&id)?, p.object("metadata"), p.merge_mode())
+        .update_remote_phone_call_event(path_id(&id)?, p.metadata("metadata")?, p.merge_mode())
         .await?;
     Ok(no_content())
 }
