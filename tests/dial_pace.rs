@@ -13,13 +13,10 @@
 
 mod support;
 
-use scfm::service::{
-    CalloutInput, ContactInput, Dialing, ParticipationInput, PhoneCallInput, Service,
-};
+use scfm::service::{CalloutInput, ContactInput, ParticipationInput, PhoneCallInput, Service};
 use scfm::store::{Location, Store, schedules};
 use serde_json::json;
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 use support::fake_provider::{FakeConfig, FakeProvider};
 use support::pace;
@@ -31,11 +28,33 @@ fn now_us() -> i64 {
         .as_micros() as i64
 }
 
-async fn reserve(store: &Store, route: &str, n: i64, interval: i64) -> schedules::Reserved {
-    let mut conn = store.read().await.unwrap();
-    schedules::reserve(&mut conn, route, n, interval, 0, now_us())
+/// A reserved run of slots: the first, on the schedule's time line, and microseconds from now
+/// until it.
+#[derive(Debug, Clone, Copy)]
+struct Reserved {
+    first_slot_us: i64,
+    wait_us: i64,
+}
+
+/// Reserves `n` slots `interval` apart on `route` the way the dialler does: lock the schedule's
+/// row, read its next free slot, write the next one back, in one write transaction.
+async fn reserve_with(store: &Store, route: &str, n: i64, interval: i64, slack: i64) -> Reserved {
+    let mut tx = store.write().await.unwrap();
+    let (next, now) = schedules::lock_next(&mut tx, route, slack, now_us())
         .await
-        .unwrap()
+        .unwrap();
+    schedules::set_next(&mut tx, route, next + n * interval)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    Reserved {
+        first_slot_us: next,
+        wait_us: next - now,
+    }
+}
+
+async fn reserve(store: &Store, route: &str, n: i64, interval: i64) -> Reserved {
+    reserve_with(store, route, n, interval, 0).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -96,46 +115,14 @@ async fn an_idle_schedule_saves_nothing_up_and_routes_are_independent() {
         "the next free slot is after the reserved one: {wait}"
     );
     // Another route has its own schedule.
-    let other = schedules::reserve(&mut conn, "fallback", 1, INTERVAL, 0, now_us())
-        .await
-        .unwrap();
+    drop(conn);
+    let other = reserve(&store, "fallback", 1, INTERVAL).await;
     assert_eq!(other.wait_us, 0);
     // With slack, a caller late for the due slot gets it (in the past), never an earlier one.
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let late = schedules::reserve(&mut conn, "fallback", 1, INTERVAL, 50_000, now_us())
-        .await
-        .unwrap();
+    let late = reserve_with(&store, "fallback", 1, INTERVAL, 50_000).await;
     assert!((-50_000..=-49_000).contains(&late.wait_us), "{late:?}");
     assert!(late.first_slot_us >= other.first_slot_us + INTERVAL);
-}
-
-/// A service on `at` dialling `fake` at `cps` calls per second.
-async fn service(at: &Location, fake: &FakeProvider, cps: f64) -> Service {
-    let store = Store::open(at.clone()).await.unwrap();
-    let provider = scfm::provider::HttpProvider::new(
-        scfm::provider::ProviderKind::Twilio,
-        fake.base_url(),
-        Some(fake.account_sid()),
-        Some(fake.auth_token()),
-        Duration::from_secs(2),
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let dialing = Dialing {
-        provider: Some(Arc::new(provider)),
-        provider_name: "twilio".into(),
-        missing_credentials: None,
-        auth_token: Some(fake.auth_token()),
-        calls_per_second: cps,
-        poll_interval: Duration::from_secs(600),
-        ..Dialing::default()
-    };
-    Service::with_dialing(
-        store,
-        scfm::domain::time::Clock::System,
-        scfm::call_flow::Registry::default(),
-        dialing,
-    )
 }
 
 async fn queue_calls(s: &Service, n: usize) {
@@ -184,8 +171,8 @@ async fn two_diallers_on_one_database_keep_the_accounts_cap_together() {
     let fake = FakeProvider::start(FakeConfig::twilio()).await;
     let dir = tempfile::tempdir().unwrap();
     let at = Location::for_tests(&dir.path().join("two.sqlite3"));
-    let a = service(&at, &fake, CPS).await;
-    let b = service(&at, &fake, CPS).await;
+    let a = pace::dialling_service(&at, &fake, CPS, Duration::from_secs(600)).await;
+    let b = pace::dialling_service(&at, &fake, CPS, Duration::from_secs(600)).await;
     queue_calls(&a, CALLS).await;
     let cancel = tokio_util::sync::CancellationToken::new();
     let wa = scfm::workers::spawn_all(&a, cancel.clone());

@@ -116,7 +116,11 @@ impl Service {
             tx.rollback().await.map_err(store::StoreError::from)?;
             return Ok(Vec::new());
         }
-        let calls = store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now()).await?;
+        let due = store::phone_calls::Due {
+            local_now_us: super::dial_pace::local_now_us(),
+            lead_us: 0,
+        };
+        let calls = store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now(), due).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         Ok(calls)
     }
@@ -238,7 +242,7 @@ impl Service {
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                     // The resend is a create like any other: it takes a slot of the account's
                     // schedule, so retries never push a one-second window over the cap.
-                    self.wait_for_slot().await?;
+                    self.wait_for_slot(&call).await?;
                 }
                 Err(e @ ProviderError::Unknown { .. }) => {
                     tracing::warn!(phone_call_id = call.id, error = %e, "create outcome unknown; will reconcile, never redial");

@@ -427,14 +427,31 @@ pub async fn claim_for_dial(
     conn: &mut impl Handle,
     limit: i64,
     now: &str,
+    due: Due,
 ) -> Result<Vec<PhoneCall>> {
     let kind = conn.kind();
-    // The candidates: the oldest unclaimed queued calls, not held back by a paused campaign.
-    const CANDIDATES: &str = "SELECT q.id FROM phone_calls q WHERE q.status = 'queued' AND q.dial_attempt_id IS NULL \
+    // A callout's own pace: its schedule's next slot must be due by then (`schedules`).
+    let due_by = match kind {
+        Kind::Sqlite => "$3 + $4",
+        // The server's clock ($3, this machine's, is not used but bound alike on both).
+        Kind::Postgres => {
+            "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint + $4 \
+             AND $3::bigint IS NOT NULL"
+        }
+    };
+    // The candidates: the oldest unclaimed queued calls, not held back by a paused campaign nor
+    // by their callout's calls-per-second cap.
+    let candidates = format!(
+        "SELECT q.id FROM phone_calls q WHERE q.status = 'queued' AND q.dial_attempt_id IS NULL \
          AND NOT EXISTS (SELECT 1 FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id \
                          WHERE cp.id = q.callout_participation_id AND co.dialing_settings IS NOT NULL \
                            AND co.status <> 'running') \
-         ORDER BY q.id LIMIT $2";
+         AND NOT EXISTS (SELECT 1 FROM callout_participations cp2 \
+                         JOIN schedules s ON s.name = '{prefix}' || cp2.callout_id \
+                         WHERE cp2.id = q.callout_participation_id AND s.next_us > {due_by}) \
+         ORDER BY q.id LIMIT $2",
+        prefix = super::schedules::CALLOUT_PREFIX,
+    );
     // A fresh random attempt id per row (32 hex digits). On PostgreSQL the candidates are locked,
     // skipping rows another process is claiming right now, and taken once in a materialized CTE:
     // as an `IN (…)` subquery the planner may run a `LIMIT … SKIP LOCKED` scan more than once
@@ -442,10 +459,10 @@ pub async fn claim_for_dial(
     let sql = match kind {
         Kind::Sqlite => format!(
             "UPDATE phone_calls SET dial_attempt_id = lower(hex(randomblob(16))), dial_started_at = $1 \
-             WHERE id IN ({CANDIDATES}) AND status = 'queued' AND dial_attempt_id IS NULL RETURNING id"
+             WHERE id IN ({candidates}) AND status = 'queued' AND dial_attempt_id IS NULL RETURNING id"
         ),
         Kind::Postgres => format!(
-            "WITH picked AS MATERIALIZED ({CANDIDATES} FOR UPDATE OF q SKIP LOCKED) \
+            "WITH picked AS MATERIALIZED ({candidates} FOR UPDATE OF q SKIP LOCKED) \
              UPDATE phone_calls SET dial_attempt_id = replace(gen_random_uuid()::text, '-', ''), \
                     dial_started_at = $1 \
              WHERE id IN (SELECT id FROM picked) AND status = 'queued' AND dial_attempt_id IS NULL \
@@ -455,6 +472,8 @@ pub async fn claim_for_dial(
     let ids: Vec<i64> = on_engine!(conn, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
     .bind(now)
     .bind(limit)
+    .bind(due.local_now_us)
+    .bind(due.lead_us)
     .fetch_all(ex).await)?;
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -468,6 +487,48 @@ pub async fn claim_for_dial(
     }
     qb.push(") ORDER BY pc.id");
     Ok(qb.fetch_all::<PhoneCall>(conn).await?)
+}
+
+/// When a callout's next slot counts as due for `claim_for_dial`: within `lead_us` of now
+/// (this machine's clock on SQLite, the server's on PostgreSQL).
+#[derive(Debug, Clone, Copy)]
+pub struct Due {
+    pub local_now_us: i64,
+    pub lead_us: i64,
+}
+
+/// Undoes claims made earlier in this transaction (calls whose slot turned out not to be due).
+pub async fn unclaim(conn: &mut impl Handle, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut qb = Qb::new(
+        conn.kind(),
+        "UPDATE phone_calls SET dial_attempt_id = NULL, dial_started_at = NULL \
+         WHERE status = 'queued' AND id IN (",
+    );
+    qb.push_list(ids).push(")");
+    qb.execute(conn).await?;
+    Ok(())
+}
+
+/// Each of `ids`' callout and its dialing settings (campaign callouts only).
+pub async fn callout_dialing(
+    conn: &mut impl Handle,
+    ids: &[i64],
+) -> Result<Vec<(i64, i64, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut qb = Qb::new(
+        conn.kind(),
+        "SELECT pc.id, co.id, co.dialing_settings FROM phone_calls pc \
+         JOIN callout_participations cp ON cp.id = pc.callout_participation_id \
+         JOIN callouts co ON co.id = cp.callout_id \
+         WHERE co.dialing_settings IS NOT NULL AND pc.id IN (",
+    );
+    qb.push_list(ids).push(")");
+    Ok(qb.fetch_all::<(i64, i64, String)>(conn).await?)
 }
 
 /// What the provider answered to a create.

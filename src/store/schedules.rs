@@ -1,7 +1,9 @@
 //! Schedules shared by every process on the database (migration 0009 on both engines): one row
 //! per schedule holding its next free slot, in microseconds since the Unix epoch.
-//! - Slots for the account-wide calls-per-second cap (`reserve`, `wait_us`): every process
-//!   reserves its creates here, so the cap holds for all of them together, not per process.
+//! - Slots for the account-wide calls-per-second cap (`lock_next`, `set_next`, `wait_us`): every
+//!   process plans its creates here, so the cap holds for all of them together, not per process.
+//! - Slots for a callout's own `max_calls_per_second` (`callout_schedule`): a create waits for
+//!   both its callout's slot and the account's (`service::dial_pace`).
 //! - Turns for work one process should do per interval (`take_turn`): the campaign pass.
 //!
 //! Time: on SQLite the processes share one machine, so the caller's clock (`local_now_us`) is
@@ -35,54 +37,83 @@ pub async fn wait_us(h: &mut impl Handle, name: &str, local_now_us: i64) -> Resu
     Ok(wait.unwrap_or(0))
 }
 
-/// Slots reserved on a schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reserved {
-    /// The first slot, on the schedule's time line (microseconds since the Unix epoch).
-    pub first_slot_us: i64,
-    /// Microseconds from now until the first slot.
-    pub wait_us: i64,
+/// The prefix of a callout's schedule name; the claim query skips callouts whose next slot is
+/// not due (`phone_calls::claim_for_dial`).
+pub const CALLOUT_PREFIX: &str = "dial:callout:";
+
+/// The schedule of callout `id`'s own calls-per-second cap.
+pub fn callout_schedule(id: i64) -> String {
+    format!("{CALLOUT_PREFIX}{id}")
 }
 
-/// Reserves `n` consecutive slots `interval_us` apart on `name`, from its next free slot or
-/// from `slack_us` before now, whichever is later: an idle schedule saves nothing up (so there
-/// is never a burst after a pause), while a caller a little late for the due slot still gets
-/// it, so the time a turn takes does not slow the pace down. One upsert on the schedule's row:
-/// it serializes reservations (the row lock on PostgreSQL, the write lock on SQLite) for the
-/// rest of the caller's transaction.
-pub async fn reserve(
+/// Locks `name`'s row (creating it) and answers its next free slot, never earlier than
+/// `slack_us` before now (an idle schedule saves nothing up), and now, both on the schedule's
+/// time line. The caller computes its slots and writes the next free one back with `set_next`
+/// in the same transaction. Lock schedules in one order (callouts by id, then the account's)
+/// so two claimers never wait on each other.
+pub async fn lock_next(
     h: &mut impl Handle,
     name: &str,
-    n: i64,
-    interval_us: i64,
     slack_us: i64,
     local_now_us: i64,
-) -> Result<Reserved> {
-    let span = n.max(0).saturating_mul(interval_us.max(0));
+) -> Result<(i64, i64)> {
     let sql = match h.kind() {
-        Kind::Sqlite => "INSERT INTO schedules (name, next_us) VALUES ($1, $3 + $2) \
-             ON CONFLICT (name) DO UPDATE SET next_us = max(schedules.next_us, $3 - $4) + $2 \
-             RETURNING next_us - $2, next_us - $2 - $3"
+        Kind::Sqlite => "INSERT INTO schedules (name, next_us) VALUES ($1, $2 - $3) \
+             ON CONFLICT (name) DO UPDATE SET next_us = max(schedules.next_us, $2 - $3) \
+             RETURNING next_us, $2"
             .to_string(),
         Kind::Postgres => format!(
             "{PG_NOW} INSERT INTO schedules (name, next_us) \
-             SELECT $1, t.us + $2 FROM t WHERE $3::bigint IS NOT NULL \
+             SELECT $1, t.us - $3 FROM t WHERE $2::bigint IS NOT NULL \
              ON CONFLICT (name) DO UPDATE \
-             SET next_us = GREATEST(schedules.next_us, (SELECT us FROM t) - $4) + $2 \
-             RETURNING next_us - $2, next_us - $2 - (SELECT us FROM t)"
+             SET next_us = GREATEST(schedules.next_us, (SELECT us FROM t) - $3) \
+             RETURNING next_us, (SELECT us FROM t)"
         ),
     };
-    let (first_slot_us, wait_us): (i64, i64) = on_engine!(h, ex => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: (i64, i64) = on_engine!(h, ex => sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(name)
-        .bind(span)
         .bind(local_now_us)
         .bind(slack_us.max(0))
         .fetch_one(ex)
         .await?);
-    Ok(Reserved {
-        first_slot_us,
-        wait_us,
-    })
+    Ok(row)
+}
+
+/// Microseconds from now until the soonest slot still ahead on the schedules named
+/// `prefix…` (callouts' own caps), if any: when a dialler that found nothing due should look
+/// again. A read; takes no lock.
+pub async fn soonest_ahead(
+    h: &mut impl Handle,
+    prefix: &str,
+    local_now_us: i64,
+) -> Result<Option<i64>> {
+    let sql = match h.kind() {
+        Kind::Sqlite => "SELECT min(next_us) - $2 FROM schedules \
+             WHERE substr(name, 1, length($1)) = $1 AND next_us > $2"
+            .to_string(),
+        Kind::Postgres => format!(
+            "{PG_NOW} SELECT min(next_us) - (SELECT us FROM t) FROM schedules \
+             WHERE starts_with(name, $1) AND next_us > (SELECT us FROM t) \
+             AND $2::bigint IS NOT NULL"
+        ),
+    };
+    let wait: Option<i64> = on_engine!(h, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(prefix)
+        .bind(local_now_us)
+        .fetch_one(ex)
+        .await?);
+    Ok(wait)
+}
+
+/// Writes `name`'s next free slot (its row locked by `lock_next` in this transaction).
+pub async fn set_next(h: &mut impl Handle, name: &str, next_us: i64) -> Result<()> {
+    on_engine!(h, ex => sqlx::query("UPDATE schedules SET next_us = $2 WHERE name = $1")
+        .bind(name)
+        .bind(next_us)
+        .execute(ex)
+        .await
+        .map(|_| ())?);
+    Ok(())
 }
 
 /// Takes `name`'s turn if it is due, moving the next one `interval_us` from now: true for

@@ -148,6 +148,7 @@ pub async fn run(service: Service, cancel: CancellationToken) {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
                     Some(sent) = done_rx.recv() => finished.push(sent),
+                    _ = service.wake().dialer.notified() => {}
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
@@ -160,18 +161,24 @@ pub async fn run(service: Service, cancel: CancellationToken) {
                 }
             }
             Ok(DialTurn::Claimed(calls)) => {
-                let claimed_at = Instant::now();
-                let last = calls.last().map(|(_, wait)| *wait).unwrap_or_default();
-                next_turn =
-                    Some(claimed_at + (last + service.slot_interval()).saturating_sub(CLAIM_LEAD));
+                let last = calls.last().map(|(_, at)| *at).unwrap_or_else(Instant::now);
+                next_turn = Some(
+                    (last + service.slot_interval())
+                        .checked_sub(CLAIM_LEAD)
+                        .unwrap_or(last),
+                );
                 in_flight += calls.len();
-                for (call, wait) in calls {
+                for (call, at) in calls {
                     let (s, done) = (service.clone(), done_tx.clone());
                     tasks.spawn(async move {
                         let id = call.id;
-                        // Each create goes at its own slot of the account's schedule.
-                        tokio::time::sleep_until(claimed_at + wait).await;
-                        match s.send_claimed(call).await {
+                        // Each create goes at its own slot of the account's (and its callout's)
+                        // schedule, or a later one if this task woke too late for it.
+                        let sent = match s.await_slot(&call, at).await {
+                            Ok(()) => s.send_claimed(call).await,
+                            Err(e) => Err(e),
+                        };
+                        match sent {
                             // The loop outlives every task it spawned until shutdown.
                             Ok(sent) => {
                                 let _ = done.send(Some(sent));

@@ -4,6 +4,45 @@
 
 use super::fake_provider::FakeProvider;
 use chrono::{DateTime, Utc};
+use scfm::service::{Dialing, Service};
+use scfm::store::{Location, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A service on `at` dialling `fake` at `cps` calls per second (the account's cap), polling
+/// calls in flight every `poll`.
+pub async fn dialling_service(
+    at: &Location,
+    fake: &FakeProvider,
+    cps: f64,
+    poll: Duration,
+) -> Service {
+    let store = Store::open(at.clone()).await.expect("open the store");
+    let provider = scfm::provider::HttpProvider::new(
+        scfm::provider::ProviderKind::Twilio,
+        fake.base_url(),
+        Some(fake.account_sid()),
+        Some(fake.auth_token()),
+        Duration::from_secs(2),
+        Duration::from_secs(5),
+    )
+    .expect("a provider client");
+    let dialing = Dialing {
+        provider: Some(Arc::new(provider)),
+        provider_name: "twilio".into(),
+        missing_credentials: None,
+        auth_token: Some(fake.auth_token()),
+        calls_per_second: cps,
+        poll_interval: poll,
+        ..Dialing::default()
+    };
+    Service::with_dialing(
+        store,
+        scfm::domain::time::Clock::System,
+        scfm::call_flow::Registry::default(),
+        dialing,
+    )
+}
 
 /// Every create request the fake received: when, and the number it was for.
 pub fn creates(fake: &FakeProvider) -> Vec<(DateTime<Utc>, String)> {
