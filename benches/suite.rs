@@ -917,6 +917,20 @@ fn fake_config() -> FakeConfig {
 }
 
 /// Create timestamps (ms since the first) of the create requests the fake saw.
+/// The most of `ts` (sorted milliseconds) in any sliding one-second window `[t, t + 1000)`.
+fn max_in_one_second(ts: &[f64]) -> usize {
+    let mut best = 0;
+    let mut j = 0;
+    for i in 0..ts.len() {
+        j = j.max(i);
+        while j < ts.len() && ts[j] < ts[i] + 1000.0 {
+            j += 1;
+        }
+        best = best.max(j - i);
+    }
+    best
+}
+
 fn creates(fake: &FakeProvider) -> Vec<f64> {
     let reqs = fake.requests();
     let ts: Vec<_> = reqs
@@ -1066,10 +1080,15 @@ async fn row6(s: &Setup, rep: &mut Report) -> Result<()> {
     let (_, ts) = dispatch(s, rep, "pacing", p, cps).await?;
     let span = ts.last().copied().unwrap_or(0.0) / 1000.0;
     let measured = (p as f64 - 1.0) / span.max(1e-9);
+    let max_1s = max_in_one_second(&ts);
+    rep.check(
+        max_1s <= cps as usize,
+        format!("row 6 pacing: {max_1s} creates in one second at a cap of {cps}"),
+    );
     rep.row(
         "6",
         format!("Dispatch of {d} queued calls to the local fake provider, pacing off (dialler, `PhoneCallQueue`); pacing at {cps} cps over {p} calls"),
-        format!("{rate:.0} calls/s queue→accepted ({rate_fake:.0}/s at the fake); pacing {measured:.2} cps"),
+        format!("{rate:.0} calls/s queue→accepted ({rate_fake:.0}/s at the fake); pacing {measured:.2} cps mean, max {max_1s} in any one second"),
         format!("{rb:.0} creates/s: bare reqwest client, 8 in flight; pacing configured {cps} cps"),
     );
     rep.finish(

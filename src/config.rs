@@ -33,6 +33,8 @@ pub struct ProviderSettings {
     pub reconcile_after: Duration,
     /// How long an unknown dial outcome is looked for before the call is given up as errored.
     pub unknown_outcome_grace: Duration,
+    /// Calls to one person in any hour, across callouts; 0: no limit.
+    pub max_calls_per_person_per_hour: u32,
 }
 
 impl std::fmt::Debug for ProviderSettings {
@@ -188,6 +190,7 @@ impl Config {
                 request_timeout: Duration::from_secs(20),
                 reconcile_after: Duration::from_secs(c.reconcile_after.max(1)),
                 unknown_outcome_grace: Duration::from_secs(c.unknown_outcome_grace.max(1)),
+                max_calls_per_person_per_hour: c.max_calls_per_person_per_hour,
             },
             registry: Registry::with_flows(flows, &requested, c.default_call_flow_logic.as_deref()),
         })
@@ -219,6 +222,8 @@ impl Config {
                 request_timeout: Duration::from_secs(5),
                 reconcile_after: Duration::from_secs(10),
                 unknown_outcome_grace: Duration::from_secs(30),
+                // Tests redial one number many times; the limit has tests of its own.
+                max_calls_per_person_per_hour: 0,
             },
             registry: Registry::default(),
         }

@@ -117,6 +117,7 @@ pub fn dialing(config: &Config) -> anyhow::Result<Dialing> {
         calls_per_second: p.calls_per_second,
         reconcile_after: p.reconcile_after,
         unknown_outcome_grace: p.unknown_outcome_grace,
+        max_calls_per_person_per_hour: p.max_calls_per_person_per_hour,
     })
 }
 

@@ -184,4 +184,13 @@ pub struct Common {
         default_value_t = 300
     )]
     pub unknown_outcome_grace: u64,
+    /// Calls to one person (contact) in any hour, across every callout; 0: no limit. A person
+    /// is never called while another call to them is in flight, whatever this is.
+    #[arg(
+        long,
+        global = true,
+        env = "SCFM_MAX_CALLS_PER_PERSON_PER_HOUR",
+        default_value_t = 3
+    )]
+    pub max_calls_per_person_per_hour: u32,
 }

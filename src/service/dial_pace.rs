@@ -7,6 +7,7 @@
 use super::{Result, Service};
 use crate::domain::PhoneCall;
 use crate::domain::dialing::DialingSettings;
+use crate::domain::time::format_ts;
 use crate::store;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -96,6 +97,21 @@ struct Plan {
 }
 
 impl Service {
+    /// What holds queued calls back from a claim now (see `store::phone_calls::ClaimRules`).
+    pub(super) fn claim_rules(&self, lead_us: i64) -> store::phone_calls::ClaimRules {
+        let per_hour = self.dialing().max_calls_per_person_per_hour;
+        store::phone_calls::ClaimRules {
+            local_now_us: local_now_us(),
+            lead_us,
+            person_since: format_ts(self.clock().now() - chrono::Duration::hours(1)),
+            person_max: if per_hour == 0 {
+                i64::MAX
+            } else {
+                i64::from(per_hour)
+            },
+        }
+    }
+
     /// The time between two creates on the account: one over the cap, widened by the guard.
     pub fn slot_interval(&self) -> Duration {
         let cps = self.dialing().calls_per_second.max(0.01);
@@ -114,15 +130,18 @@ impl Service {
         Ok(wait_from_us(us - CLAIM_LEAD.as_micros() as i64))
     }
 
-    /// Plans a slot for each of `calls` inside the caller's write transaction: a call waits for
-    /// the account's next slot and for its callout's (campaigns with `max_calls_per_second`),
-    /// and each slot taken moves both on. Schedules are locked callouts first (by id), then the
-    /// account's, so claimers never wait on each other in a circle. A call whose slot would be
-    /// further than `keep_us` beyond the slots before it is left out; nothing is moved for it.
+    /// Plans a slot for each of `calls` inside the caller's write transaction, which holds the
+    /// account's schedule row (`account`: its next free slot and now, from `lock_next`): a call
+    /// waits for the account's next slot and for its callout's (campaigns with
+    /// `max_calls_per_second`), and each slot taken moves both on. Every claimer locks the
+    /// account's row first, then callouts' rows by id, so none waits on another in a circle.
+    /// A call whose slot would be further than `keep_us` beyond the slots before it is left
+    /// out; nothing is moved for it.
     async fn plan_slots(
         &self,
         tx: &mut impl store::Handle,
         calls: &[PhoneCall],
+        account: (i64, i64),
         keep_us: i64,
     ) -> Result<Plan> {
         let ids: Vec<i64> = calls.iter().map(|c| c.id).collect();
@@ -141,8 +160,7 @@ impl Service {
                 .await?
                 .0;
         }
-        let (mut account_next, now) =
-            store::schedules::lock_next(tx, DEFAULT_ROUTE, SLOT_SLACK_US, local).await?;
+        let (mut account_next, now) = account;
         let interval = self.slot_interval_us();
         let mut plan = Plan {
             waits: Vec::with_capacity(calls.len()),
@@ -190,11 +208,16 @@ impl Service {
             self.saw_hold(hold.map(|h| h.reason));
             return Ok(DialTurn::Held);
         }
-        let due = store::phone_calls::Due {
-            local_now_us: local_now_us(),
-            lead_us: CLAIM_LEAD.as_micros() as i64,
-        };
-        let calls = store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now(), due).await?;
+        // The account's schedule row first: claims from every process queue up here, so each
+        // sees the calls the one before it claimed (one call per person in flight, their calls
+        // in the hour) even on PostgreSQL's read committed.
+        let t0 = Instant::now();
+        let account =
+            store::schedules::lock_next(&mut tx, DEFAULT_ROUTE, SLOT_SLACK_US, local_now_us())
+                .await?;
+        let rules = self.claim_rules(CLAIM_LEAD.as_micros() as i64);
+        let mut calls =
+            store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now(), &rules).await?;
         if calls.is_empty() {
             // Calls may be waiting for their callout's next slot: look again then.
             let ahead = store::schedules::soonest_ahead(
@@ -211,10 +234,20 @@ impl Service {
                 None => DialTurn::Claimed(Vec::new()),
             });
         }
-        let t0 = Instant::now();
-        let plan = self.plan_slots(&mut tx, &calls, CLAIM_KEEP_US).await?;
-        let mut claimed = Vec::new();
+        // One call per person in flight: of two claimed for one contact, the later waits.
+        let mut seen = std::collections::HashSet::new();
         let mut left = Vec::new();
+        calls.retain(|c| {
+            let first = seen.insert(c.contact_id);
+            if !first {
+                left.push(c.id);
+            }
+            first
+        });
+        let plan = self
+            .plan_slots(&mut tx, &calls, account, CLAIM_KEEP_US)
+            .await?;
+        let mut claimed = Vec::new();
         for (call, wait) in calls.into_iter().zip(plan.waits) {
             match wait {
                 Some(us) => claimed.push((call, deadline(t0, us))),
@@ -237,8 +270,11 @@ impl Service {
     async fn reserve_slot(&self, call: &PhoneCall) -> Result<Instant> {
         let mut tx = self.store().write().await?;
         let t0 = Instant::now();
+        let account =
+            store::schedules::lock_next(&mut tx, DEFAULT_ROUTE, SLOT_SLACK_US, local_now_us())
+                .await?;
         let plan = self
-            .plan_slots(&mut tx, std::slice::from_ref(call), i64::MAX / 4)
+            .plan_slots(&mut tx, std::slice::from_ref(call), account, i64::MAX / 4)
             .await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         let wait = plan.waits.first().copied().flatten().unwrap_or(0);

@@ -30,6 +30,9 @@ pub struct Dialing {
     /// How old an unresolved claim must be before reconciliation looks at it (a live dial in
     /// another process takes at most the request timeout).
     pub reconcile_after: Duration,
+    /// A person (contact) is called at most this many times in any hour, across callouts
+    /// (`SCFM_MAX_CALLS_PER_PERSON_PER_HOUR`); 0: no limit.
+    pub max_calls_per_person_per_hour: u32,
 }
 
 impl Default for Dialing {
@@ -43,6 +46,7 @@ impl Default for Dialing {
             poll_interval: Duration::from_secs(30),
             calls_per_second: 1.0,
             unknown_outcome_grace: Duration::from_secs(300),
+            max_calls_per_person_per_hour: 0,
             reconcile_after: Duration::from_secs(60),
         }
     }
@@ -116,11 +120,9 @@ impl Service {
             tx.rollback().await.map_err(store::StoreError::from)?;
             return Ok(Vec::new());
         }
-        let due = store::phone_calls::Due {
-            local_now_us: super::dial_pace::local_now_us(),
-            lead_us: 0,
-        };
-        let calls = store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now(), due).await?;
+        let rules = self.claim_rules(0);
+        let calls =
+            store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now(), &rules).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         Ok(calls)
     }

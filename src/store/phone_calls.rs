@@ -427,7 +427,7 @@ pub async fn claim_for_dial(
     conn: &mut impl Handle,
     limit: i64,
     now: &str,
-    due: Due,
+    rules: &ClaimRules,
 ) -> Result<Vec<PhoneCall>> {
     let kind = conn.kind();
     // A callout's own pace: its schedule's next slot must be due by then (`schedules`).
@@ -439,8 +439,9 @@ pub async fn claim_for_dial(
              AND $3::bigint IS NOT NULL"
         }
     };
-    // The candidates: the oldest unclaimed queued calls, not held back by a paused campaign nor
-    // by their callout's calls-per-second cap.
+    // The candidates: the oldest unclaimed queued calls, not held back by a paused campaign, by
+    // their callout's calls-per-second cap, by another call to the same person in flight, nor
+    // by the person's calls placed in the last hour ($5: since when, $6: how many at most).
     let candidates = format!(
         "SELECT q.id FROM phone_calls q WHERE q.status = 'queued' AND q.dial_attempt_id IS NULL \
          AND NOT EXISTS (SELECT 1 FROM callout_participations cp JOIN callouts co ON co.id = cp.callout_id \
@@ -449,6 +450,11 @@ pub async fn claim_for_dial(
          AND NOT EXISTS (SELECT 1 FROM callout_participations cp2 \
                          JOIN schedules s ON s.name = '{prefix}' || cp2.callout_id \
                          WHERE cp2.id = q.callout_participation_id AND s.next_us > {due_by}) \
+         AND NOT EXISTS (SELECT 1 FROM phone_calls f WHERE f.contact_id = q.contact_id AND f.id <> q.id \
+                         AND (f.status IN ('remotely_queued', 'in_progress', 'remote_fetch_queued') \
+                              OR (f.status = 'queued' AND f.dial_attempt_id IS NOT NULL))) \
+         AND (SELECT count(*) FROM phone_calls h WHERE h.contact_id = q.contact_id \
+              AND h.remote_call_id IS NOT NULL AND h.dial_started_at >= $5) < $6 \
          ORDER BY q.id LIMIT $2",
         prefix = super::schedules::CALLOUT_PREFIX,
     );
@@ -472,8 +478,10 @@ pub async fn claim_for_dial(
     let ids: Vec<i64> = on_engine!(conn, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
     .bind(now)
     .bind(limit)
-    .bind(due.local_now_us)
-    .bind(due.lead_us)
+    .bind(rules.local_now_us)
+    .bind(rules.lead_us)
+    .bind(rules.person_since.clone())
+    .bind(rules.person_max)
     .fetch_all(ex).await)?;
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -489,12 +497,18 @@ pub async fn claim_for_dial(
     Ok(qb.fetch_all::<PhoneCall>(conn).await?)
 }
 
-/// When a callout's next slot counts as due for `claim_for_dial`: within `lead_us` of now
-/// (this machine's clock on SQLite, the server's on PostgreSQL).
-#[derive(Debug, Clone, Copy)]
-pub struct Due {
+/// What holds a queued call back in `claim_for_dial`, besides a paused campaign and another
+/// call to the same person in flight.
+#[derive(Debug, Clone)]
+pub struct ClaimRules {
+    /// A callout's next slot is due within `lead_us` of now (this machine's clock on SQLite,
+    /// the server's on PostgreSQL).
     pub local_now_us: i64,
     pub lead_us: i64,
+    /// A person is not called again once `person_max` of their calls placed since
+    /// `person_since` (a timestamp) reached the provider.
+    pub person_since: String,
+    pub person_max: i64,
 }
 
 /// Undoes claims made earlier in this transaction (calls whose slot turned out not to be due).

@@ -17,6 +17,17 @@ pub async fn dialling_service(
     cps: f64,
     poll: Duration,
 ) -> Service {
+    dialling_service_with(at, fake, cps, poll, |_| {}).await
+}
+
+/// As `dialling_service`, with `tweak` applied to its dialling settings.
+pub async fn dialling_service_with(
+    at: &Location,
+    fake: &FakeProvider,
+    cps: f64,
+    poll: Duration,
+    tweak: impl FnOnce(&mut Dialing),
+) -> Service {
     let store = Store::open(at.clone()).await.expect("open the store");
     let provider = scfm::provider::HttpProvider::new(
         scfm::provider::ProviderKind::Twilio,
@@ -36,6 +47,8 @@ pub async fn dialling_service(
         poll_interval: poll,
         ..Dialing::default()
     };
+    let mut dialing = dialing;
+    tweak(&mut dialing);
     Service::with_dialing(
         store,
         scfm::domain::time::Clock::System,
