@@ -34,26 +34,31 @@ async fn merged(s: &TestServer, path: &str, mode: Option<&str>) -> String {
     serde_json::to_string(&v["metadata"]).expect("serialize")
 }
 
+/// Contact 1, callout 1, participation 1 and batch operation 1 (a population).
+async fn one_of_each(s: &TestServer) {
+    post(s, "/api/contacts", "msisdn=%2B252662345678")
+        .await
+        .expect(201);
+    post(s, "/api/callouts", "").await.expect(201);
+    post(s, "/api/callouts/1/callout_participations", "contact_id=1")
+        .await
+        .expect(201);
+    post(
+        s,
+        "/api/callouts/1/batch_operations",
+        "type=BatchOperation::CalloutPopulation",
+    )
+    .await
+    .expect(201);
+}
+
 /// `metadata` that is not an object (a string, number, boolean or array, in JSON or as a form
 /// scalar) is a 422 naming metadata on every resource that takes it, on create and on update,
 /// and nothing is stored or changed. SCFM answered 201 and stored `{}`.
 #[tokio::test]
 async fn metadata_that_is_not_an_object_is_refused_everywhere() {
     let s = TestServer::start().await;
-    post(&s, "/api/contacts", "msisdn=%2B252662345678")
-        .await
-        .expect(201);
-    post(&s, "/api/callouts", "").await.expect(201);
-    post(&s, "/api/callouts/1/callout_participations", "contact_id=1")
-        .await
-        .expect(201);
-    post(
-        &s,
-        "/api/callouts/1/batch_operations",
-        "type=BatchOperation::CalloutPopulation",
-    )
-    .await
-    .expect(201);
+    one_of_each(&s).await;
     let rrp =
         json!({"from": "345", "url": "https://demo.twilio.com/docs/voice.xml", "method": "GET"});
     post_json(
@@ -129,20 +134,7 @@ async fn metadata_that_is_not_an_object_is_refused_everywhere() {
 #[tokio::test]
 async fn metadata_merge_modes_on_every_resource() {
     let s = TestServer::start().await;
-    post(&s, "/api/contacts", "msisdn=%2B252662345678")
-        .await
-        .expect(201);
-    post(&s, "/api/callouts", "").await.expect(201);
-    post(&s, "/api/callouts/1/callout_participations", "contact_id=1")
-        .await
-        .expect(201);
-    post(
-        &s,
-        "/api/callouts/1/batch_operations",
-        "type=BatchOperation::CalloutPopulation",
-    )
-    .await
-    .expect(201);
+    one_of_each(&s).await;
     for path in [
         "/api/contacts/1",
         "/api/callouts/1",

@@ -13,9 +13,8 @@
 
 mod support;
 
-use scfm::service::{CalloutInput, ContactInput, ParticipationInput, PhoneCallInput, Service};
+use scfm::service::{CalloutInput, ContactInput, Service};
 use scfm::store::{Location, Store, schedules};
-use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
 use support::fake_provider::{FakeConfig, FakeProvider};
@@ -135,32 +134,7 @@ async fn queue_calls(s: &Service, n: usize) {
             })
             .await
             .unwrap();
-        let cp = s
-            .create_participation(
-                callout.id,
-                ParticipationInput {
-                    contact_id: Some(contact.id),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let call = s
-            .create_phone_call(
-                cp.id,
-                PhoneCallInput {
-                    remote_request_params:
-                        json!({"from": "345", "url": "https://example.org/t.xml"})
-                            .as_object()
-                            .cloned(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        s.fire_phone_call_event(call.id, Some("queue"))
-            .await
-            .unwrap();
+        pace::queued_call(s, callout.id, contact.id).await;
     }
 }
 

@@ -9,44 +9,13 @@
 
 mod support;
 
-use scfm::service::{CalloutInput, ContactInput, ParticipationInput, PhoneCallInput, Service};
+use scfm::service::{CalloutInput, ContactInput, Service};
 use scfm::store::Location;
-use serde_json::json;
 use std::time::Duration;
 use support::fake_provider::{FakeConfig, FakeProvider};
 use support::pace;
 
 const SHARED: &str = "+85512000001";
-
-/// A participation of `contact` in `callout` with one call, queued; the call's id.
-async fn queued_call(s: &Service, callout: i64, contact: i64) -> i64 {
-    let cp = s
-        .create_participation(
-            callout,
-            ParticipationInput {
-                contact_id: Some(contact),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let call = s
-        .create_phone_call(
-            cp.id,
-            PhoneCallInput {
-                remote_request_params: json!({"from": "345", "url": "https://example.org/t.xml"})
-                    .as_object()
-                    .cloned(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    s.fire_phone_call_event(call.id, Some("queue"))
-        .await
-        .unwrap();
-    call.id
-}
 
 async fn contact(s: &Service, msisdn: &str) -> i64 {
     s.create_contact(ContactInput {
@@ -86,8 +55,8 @@ async fn one_person_in_three_callouts_is_called_in_turn_and_within_the_hourly_li
             .await
             .unwrap();
         let other = contact(&s, &format!("+8551200010{k}")).await;
-        shared_calls.push(queued_call(&s, callout.id, shared).await);
-        queued_call(&s, callout.id, other).await;
+        shared_calls.push(pace::queued_call(&s, callout.id, shared).await);
+        pace::queued_call(&s, callout.id, other).await;
     }
     let cancel = tokio_util::sync::CancellationToken::new();
     let workers = scfm::workers::spawn_all(&s, cancel.clone());

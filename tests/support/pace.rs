@@ -4,7 +4,7 @@
 
 use super::fake_provider::FakeProvider;
 use chrono::{DateTime, Utc};
-use scfm::service::{Dialing, Service};
+use scfm::service::{Dialing, ParticipationInput, PhoneCallInput, Service};
 use scfm::store::{Location, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,4 +122,35 @@ pub fn per_second(times: &[DateTime<Utc>]) -> Vec<usize> {
         out[s] += 1;
     }
     out
+}
+
+/// A participation of `contact` in `callout` with one call (a TwiML URL), queued; the call's id.
+pub async fn queued_call(s: &Service, callout: i64, contact: i64) -> i64 {
+    let cp = s
+        .create_participation(
+            callout,
+            ParticipationInput {
+                contact_id: Some(contact),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("a participation");
+    let call = s
+        .create_phone_call(
+            cp.id,
+            PhoneCallInput {
+                remote_request_params:
+                    serde_json::json!({"from": "345", "url": "https://example.org/t.xml"})
+                        .as_object()
+                        .cloned(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("a phone call");
+    s.fire_phone_call_event(call.id, Some("queue"))
+        .await
+        .expect("queued");
+    call.id
 }
