@@ -22,19 +22,19 @@ pub const DEFAULT_ROUTE: &str = "dial:default";
 /// most the cap in any one-second window measured at the provider. A create that wakes later
 /// than `LATE_LIMIT` after its slot is not sent then but takes a fresh slot (`await_slot`), so
 /// a busy machine slows dialling down instead of bursting; the rest of the budget covers the
-/// time from that check to the provider's receipt. The mean rate stays within 1.5% of the cap.
-pub const PACE_GUARD: f64 = 1.015;
+/// time from that check to the provider's receipt. The mean rate stays within 2% of the cap.
+pub const PACE_GUARD: f64 = 1.02;
 
 /// A create this late for its slot takes a new one instead of going now (see `PACE_GUARD`).
-pub const LATE_LIMIT: Duration = Duration::from_millis(8);
+pub const LATE_LIMIT: Duration = Duration::from_millis(10);
 
-/// A dialler asks for its calls this long before the next slot is due, so the claim's round
-/// trip does not make the create late.
+/// The least a dialler asks for its calls before the next slot is due, so the claim's round
+/// trip does not make the create late. The dialler uses more when its claims take longer
+/// (`workers::dialer`: the lead follows the claims it measures), never less.
 pub const CLAIM_LEAD: Duration = Duration::from_millis(4);
 
-/// A call whose slot is further away than this (after the slots of the calls before it in the
-/// same claim) is not claimed (see `dial_turn`).
-const CLAIM_KEEP_US: i64 = 2 * CLAIM_LEAD.as_micros() as i64;
+/// The most it asks ahead: a claimed call waits at most about this long for its slot.
+pub const MAX_CLAIM_LEAD: Duration = Duration::from_millis(40);
 
 /// A turn this late for the due slot still gets it (so lateness does not add up into a slower
 /// pace). Kept under `LATE_LIMIT`, so such a slot is not given up at once.
@@ -123,11 +123,11 @@ impl Service {
     }
 
     /// How long until this dialler should claim for the account's next free create slot: the
-    /// slot's wait less `CLAIM_LEAD` (zero: now). One read, no lock.
-    pub async fn pace_wait(&self) -> Result<Duration> {
+    /// slot's wait less `lead` (zero: now). One read, no lock.
+    pub async fn pace_wait(&self, lead: Duration) -> Result<Duration> {
         let mut conn = self.store().read().await?;
         let us = store::schedules::wait_us(&mut conn, DEFAULT_ROUTE, local_now_us()).await?;
-        Ok(wait_from_us(us - CLAIM_LEAD.as_micros() as i64))
+        Ok(wait_from_us(us - lead.as_micros() as i64))
     }
 
     /// Plans a slot for each of `calls` inside the caller's write transaction, which holds the
@@ -200,7 +200,8 @@ impl Service {
     /// process claims a call after another one's hold is written). Calls whose callout's slot
     /// is not due are not claimed, so a claimed call is sent within milliseconds (a kill leaves
     /// little but requests in flight to reconciliation).
-    pub async fn dial_turn(&self, n: usize) -> Result<DialTurn> {
+    pub async fn dial_turn(&self, n: usize, lead: Duration) -> Result<DialTurn> {
+        let lead_us = lead.as_micros() as i64;
         let mut tx = self.store().write().await?;
         let hold = store::dialing_hold::get(&mut tx).await?;
         if hold.is_some() {
@@ -215,7 +216,7 @@ impl Service {
         let account =
             store::schedules::lock_next(&mut tx, DEFAULT_ROUTE, SLOT_SLACK_US, local_now_us())
                 .await?;
-        let rules = self.claim_rules(CLAIM_LEAD.as_micros() as i64);
+        let rules = self.claim_rules(lead_us);
         let mut calls =
             store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now(), &rules).await?;
         if calls.is_empty() {
@@ -228,9 +229,7 @@ impl Service {
             .await?;
             tx.rollback().await.map_err(store::StoreError::from)?;
             return Ok(match ahead {
-                Some(us) => {
-                    DialTurn::Wait(wait_from_us(us - CLAIM_LEAD.as_micros() as i64).min(IDLE_LOOK))
-                }
+                Some(us) => DialTurn::Wait(wait_from_us(us - lead_us).min(IDLE_LOOK)),
                 None => DialTurn::Claimed(Vec::new()),
             });
         }
@@ -245,7 +244,7 @@ impl Service {
             first
         });
         let plan = self
-            .plan_slots(&mut tx, &calls, account, CLAIM_KEEP_US)
+            .plan_slots(&mut tx, &calls, account, 2 * lead_us)
             .await?;
         let mut claimed = Vec::new();
         for (call, wait) in calls.into_iter().zip(plan.waits) {
@@ -257,7 +256,7 @@ impl Service {
         if claimed.is_empty() {
             // Another process took the due slot: claim nothing until ours is due.
             tx.rollback().await.map_err(store::StoreError::from)?;
-            let wait = plan.next_wait_us.unwrap_or(0) - CLAIM_LEAD.as_micros() as i64;
+            let wait = plan.next_wait_us.unwrap_or(0) - lead_us;
             return Ok(DialTurn::Wait(wait_from_us(wait)));
         }
         store::phone_calls::unclaim(&mut tx, &left).await?;

@@ -29,7 +29,7 @@ pub use callouts::CalloutInput;
 pub use campaigns::Progress;
 pub use changes::ChangeFeed;
 pub use contacts::ContactInput;
-pub use dial_pace::{CLAIM_LEAD, DialTurn, PACE_GUARD};
+pub use dial_pace::{CLAIM_LEAD, DialTurn, MAX_CLAIM_LEAD, PACE_GUARD};
 pub use dialing::{DialOutcome, Dialing, SendResult, Sent};
 pub use error::{Error, Result};
 pub use events::ServiceEvent;

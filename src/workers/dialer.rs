@@ -8,7 +8,7 @@
 //! provider refuses our credentials dialling is held, in the database so every process on the
 //! file holds, until a harmless request (from any of them) is accepted again.
 
-use crate::service::{CLAIM_LEAD, DialTurn, Sent, Service};
+use crate::service::{CLAIM_LEAD, DialTurn, MAX_CLAIM_LEAD, Sent, Service};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -34,6 +34,31 @@ const PEEK_FROM: Duration = Duration::from_millis(2);
 /// Waits shorter than this are not slept: the create goes now.
 const DUE: Duration = Duration::from_millis(1);
 
+/// How far ahead of a slot to claim: a little more than the slowest recent claim, so the claim
+/// transaction (locks, claim, plan, commit: a few milliseconds, more under load or on a remote
+/// PostgreSQL) ends before the slot and its create goes on time. A slow claim raises it at
+/// once; it decays by a tenth per claim back towards `CLAIM_LEAD`.
+#[derive(Debug, Clone, Copy)]
+struct Lead {
+    peak: Duration,
+}
+
+impl Lead {
+    fn new() -> Self {
+        Lead {
+            peak: Duration::ZERO,
+        }
+    }
+
+    fn observe(&mut self, claim: Duration) {
+        self.peak = claim.max(self.peak.mul_f64(0.9));
+    }
+
+    fn get(&self) -> Duration {
+        (self.peak + Duration::from_millis(1)).clamp(CLAIM_LEAD, MAX_CLAIM_LEAD)
+    }
+}
+
 pub async fn run(service: Service, cancel: CancellationToken) {
     let burst = burst(service.dialing().calls_per_second);
     // Claim when this many request slots are free (one at provider rates).
@@ -44,6 +69,7 @@ pub async fn run(service: Service, cancel: CancellationToken) {
     let peek = service.slot_interval() >= PEEK_FROM;
     // Not before this does the schedule have a slot for this process (after its last one).
     let mut next_turn: Option<Instant> = None;
+    let mut lead = Lead::new();
     // Each task sends exactly one message: what its request came to, or None when there is
     // nothing to record (its claim stays for reconciliation).
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Option<Sent>>();
@@ -107,7 +133,7 @@ pub async fn run(service: Service, cancel: CancellationToken) {
             // Another process may have taken the next slots: look (a read) before claiming
             // (a write, rolled back when the slot is not due), so contending processes do not
             // queue up on the schedule's lock.
-            match service.pace_wait().await {
+            match service.pace_wait(lead.get()).await {
                 Ok(wait) if wait >= DUE => Some(Some(now + wait)),
                 Ok(_) => None,
                 Err(e) => {
@@ -142,7 +168,10 @@ pub async fn run(service: Service, cancel: CancellationToken) {
             continue;
         }
 
-        match service.dial_turn(burst.min(free)).await {
+        let claim_started = Instant::now();
+        let turn = service.dial_turn(burst.min(free), lead.get()).await;
+        lead.observe(claim_started.elapsed());
+        match turn {
             Ok(DialTurn::Held) => held = true,
             Ok(DialTurn::Wait(wait)) => {
                 tokio::select! {
@@ -164,7 +193,7 @@ pub async fn run(service: Service, cancel: CancellationToken) {
                 let last = calls.last().map(|(_, at)| *at).unwrap_or_else(Instant::now);
                 next_turn = Some(
                     (last + service.slot_interval())
-                        .checked_sub(CLAIM_LEAD)
+                        .checked_sub(lead.get())
                         .unwrap_or(last),
                 );
                 in_flight += calls.len();
@@ -220,6 +249,20 @@ pub async fn run(service: Service, cancel: CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lead_follows_slow_claims_and_decays_back() {
+        let mut lead = Lead::new();
+        assert_eq!(lead.get(), CLAIM_LEAD);
+        lead.observe(Duration::from_millis(12));
+        assert_eq!(lead.get(), Duration::from_millis(13));
+        for _ in 0..50 {
+            lead.observe(Duration::from_millis(1));
+        }
+        assert_eq!(lead.get(), CLAIM_LEAD);
+        lead.observe(Duration::from_secs(1));
+        assert_eq!(lead.get(), MAX_CLAIM_LEAD);
+    }
 
     #[test]
     fn provider_rates_claim_one_call_at_a_time() {
