@@ -4,6 +4,7 @@
 use crate::call_flow::Registry;
 use crate::cli::Common;
 use crate::domain::call_flow;
+use crate::domain::congestion::CongestionSettings;
 use crate::provider::ProviderKind;
 use crate::store::Location;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,8 @@ pub struct ProviderSettings {
     pub unknown_outcome_grace: Duration,
     /// Calls to one person in any hour, across callouts; 0: no limit.
     pub max_calls_per_person_per_hour: u32,
+    /// Congestion control and the circuit breaker.
+    pub congestion: CongestionSettings,
 }
 
 impl std::fmt::Debug for ProviderSettings {
@@ -90,6 +93,8 @@ pub enum ConfigError {
     Provider(String),
     #[error("no data directory could be determined; pass --data-dir")]
     NoDataDir,
+    #[error("{0}")]
+    Setting(String),
     #[error("cannot use the API token file {path}: {source}")]
     TokenFile {
         path: PathBuf,
@@ -191,6 +196,7 @@ impl Config {
                 reconcile_after: Duration::from_secs(c.reconcile_after.max(1)),
                 unknown_outcome_grace: Duration::from_secs(c.unknown_outcome_grace.max(1)),
                 max_calls_per_person_per_hour: c.max_calls_per_person_per_hour,
+                congestion: c.congestion.settings().map_err(ConfigError::Setting)?,
             },
             registry: Registry::with_flows(flows, &requested, c.default_call_flow_logic.as_deref()),
         })
@@ -224,6 +230,7 @@ impl Config {
                 unknown_outcome_grace: Duration::from_secs(30),
                 // Tests redial one number many times; the limit has tests of its own.
                 max_calls_per_person_per_hour: 0,
+                congestion: CongestionSettings::default(),
             },
             registry: Registry::default(),
         }

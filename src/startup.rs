@@ -64,6 +64,7 @@ pub fn dialing(config: &Config) -> anyhow::Result<Dialing> {
                 public_url: config.public_url.clone(),
                 poll_interval: p.poll_interval.min(std::time::Duration::from_secs(2)),
                 calls_per_second: p.calls_per_second,
+                congestion: p.congestion.clone(),
                 ..Dialing::default()
             });
         }
@@ -118,6 +119,7 @@ pub fn dialing(config: &Config) -> anyhow::Result<Dialing> {
         reconcile_after: p.reconcile_after,
         unknown_outcome_grace: p.unknown_outcome_grace,
         max_calls_per_person_per_hour: p.max_calls_per_person_per_hour,
+        congestion: p.congestion.clone(),
     })
 }
 

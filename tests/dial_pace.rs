@@ -39,9 +39,10 @@ struct Reserved {
 /// row, read its next free slot, write the next one back, in one write transaction.
 async fn reserve_with(store: &Store, route: &str, n: i64, interval: i64, slack: i64) -> Reserved {
     let mut tx = store.write().await.unwrap();
-    let (next, now) = schedules::lock_next(&mut tx, route, slack, now_us())
+    let locked = schedules::lock_next(&mut tx, route, slack, now_us())
         .await
         .unwrap();
+    let (next, now) = (locked.next_us, locked.now_us);
     schedules::set_next(&mut tx, route, next + n * interval)
         .await
         .unwrap();

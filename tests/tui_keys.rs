@@ -322,6 +322,39 @@ async fn a_dialing_hold_is_shown_on_the_message_line() {
     assert!(screen.contains("dialling resumed"), "{screen}");
 }
 
+/// Congestion control slowing dialling down (here or in another process) shows on the message
+/// and status lines, and so does its end.
+#[tokio::test]
+async fn a_slowed_pace_is_shown_on_the_message_and_status_lines() {
+    let (_d, service) = service_with(fixed_clock()).await;
+    let with_credentials = scfm::tui::Info {
+        missing_credentials: None,
+        ..info()
+    };
+    let mut h = Harness::new(service, with_credentials).await;
+    let why = "5.0 of 20/s: the provider answered 429 Too Many Requests (Retry-After 1 s)";
+    h.act(Action::ServiceChanged(
+        scfm::service::ServiceEvent::DialingSlowed(Some(why.into())),
+    ))
+    .await;
+    let screen = h.screen(160, 24);
+    assert!(
+        screen.contains("dialling slowed: 5.0 of 20/s: the provider answered 429"),
+        "{screen}"
+    );
+    assert!(screen.contains(": dialling slowed"), "{screen}");
+    h.act(Action::ServiceChanged(
+        scfm::service::ServiceEvent::DialingSlowed(None),
+    ))
+    .await;
+    let screen = h.screen(160, 24);
+    assert!(
+        screen.contains("dialling back at the full pace"),
+        "{screen}"
+    );
+    assert!(!screen.contains(": dialling slowed"), "{screen}");
+}
+
 /// The live pane's lists are the newest rows, newest first, with totals from the status counts,
 /// for all calls and for one callout, with and without a status filter.
 #[tokio::test]

@@ -193,4 +193,6 @@ pub struct Common {
         default_value_t = 3
     )]
     pub max_calls_per_person_per_hour: u32,
+    #[command(flatten)]
+    pub congestion: super::congestion_args::CongestionArgs,
 }

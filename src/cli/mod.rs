@@ -3,6 +3,7 @@
 //! flags and calls one of these or `crate::startup`.
 
 pub mod args;
+pub mod congestion_args;
 pub mod csv;
 pub mod demo;
 pub mod flows;

@@ -9,6 +9,7 @@ mod callouts;
 mod contacts;
 pub mod error;
 pub mod extract;
+mod health;
 mod pagination;
 pub mod params;
 mod participations;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(batch_operations::routes())
         .merge(phone_calls::routes())
         .merge(remote_events::routes())
+        .merge(health::routes())
         .route("/", axum::routing::get(root))
         .fallback(|| async { status_body(StatusCode::NOT_FOUND) })
         .method_not_allowed_fallback(|| async { status_body(StatusCode::NOT_FOUND) })

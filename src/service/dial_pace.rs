@@ -80,6 +80,17 @@ fn deadline(t0: Instant, wait_us: i64) -> Instant {
     }
 }
 
+/// The account's slot interval at `share` of its cap (a share under a thousandth, or not a
+/// number, counts as a thousandth).
+fn paced_interval_us(interval_us: i64, share: f64) -> i64 {
+    let share = if share.is_finite() {
+        share.clamp(0.001, 1.0)
+    } else {
+        1.0
+    };
+    ((interval_us as f64) / share) as i64
+}
+
 /// A callout's own cap as a slot interval, from its dialing settings.
 fn callout_interval_us(settings: &str) -> Option<i64> {
     let s: DialingSettings = serde_json::from_str(settings).ok()?;
@@ -131,7 +142,9 @@ impl Service {
     }
 
     /// Plans a slot for each of `calls` inside the caller's write transaction, which holds the
-    /// account's schedule row (`account`: its next free slot and now, from `lock_next`): a call
+    /// account's schedule row (`account`: its next free slot, now and pace, from `lock_next`):
+    /// creates on the account are spaced by the cap's interval over the pace (congestion
+    /// control slows it, `service::congestion`); a call
     /// waits for the account's next slot and for its callout's (campaigns with
     /// `max_calls_per_second`), and each slot taken moves both on. Every claimer locks the
     /// account's row first, then callouts' rows by id, so none waits on another in a circle.
@@ -141,7 +154,7 @@ impl Service {
         &self,
         tx: &mut impl store::Handle,
         calls: &[PhoneCall],
-        account: (i64, i64),
+        account: store::schedules::Locked,
         keep_us: i64,
     ) -> Result<Plan> {
         let ids: Vec<i64> = calls.iter().map(|c| c.id).collect();
@@ -158,10 +171,10 @@ impl Service {
             let name = store::schedules::callout_schedule(*id);
             *next = store::schedules::lock_next(tx, &name, SLOT_SLACK_US, local)
                 .await?
-                .0;
+                .next_us;
         }
-        let (mut account_next, now) = account;
-        let interval = self.slot_interval_us();
+        let (mut account_next, now) = (account.next_us, account.now_us);
+        let interval = paced_interval_us(self.slot_interval_us(), account.share);
         let mut plan = Plan {
             waits: Vec::with_capacity(calls.len()),
             next_wait_us: None,
@@ -216,6 +229,7 @@ impl Service {
         let account =
             store::schedules::lock_next(&mut tx, DEFAULT_ROUTE, SLOT_SLACK_US, local_now_us())
                 .await?;
+        self.saw_share(account.share);
         let rules = self.claim_rules(lead_us);
         let mut calls =
             store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now(), &rules).await?;

@@ -4,6 +4,7 @@
 
 use super::{Result, Service, ServiceEvent};
 use crate::domain::PhoneCall;
+use crate::domain::congestion::CongestionSettings;
 use crate::domain::time::format_ts;
 use crate::provider::{self, CreateCall, Provider, ProviderError, RemoteCall, wire};
 use crate::store;
@@ -33,6 +34,8 @@ pub struct Dialing {
     /// A person (contact) is called at most this many times in any hour, across callouts
     /// (`SCFM_MAX_CALLS_PER_PERSON_PER_HOUR`); 0: no limit.
     pub max_calls_per_person_per_hour: u32,
+    /// When to slow down, ramp up and hold (`domain::congestion`).
+    pub congestion: CongestionSettings,
 }
 
 impl Default for Dialing {
@@ -48,6 +51,7 @@ impl Default for Dialing {
             unknown_outcome_grace: Duration::from_secs(300),
             max_calls_per_person_per_hour: 0,
             reconcile_after: Duration::from_secs(60),
+            congestion: CongestionSettings::default(),
         }
     }
 }
@@ -192,7 +196,10 @@ impl Service {
         };
         let mut backoff = Duration::from_millis(500);
         for attempt in 0..6 {
-            match provider.create_call(&req).await {
+            let started = std::time::Instant::now();
+            let answer = provider.create_call(&req).await;
+            self.note_create(&answer, started.elapsed()).await;
+            match answer {
                 Ok(rc) => {
                     return Ok(Sent {
                         call,
@@ -356,7 +363,11 @@ impl Service {
         let changed = {
             let mut seen = self.hold_seen().lock().unwrap_or_else(|p| p.into_inner());
             let changed = *seen != why;
+            let ended = if why.is_none() { seen.take() } else { None };
             *seen = why.clone();
+            if let Some(reason) = ended {
+                self.hold_ended(&reason);
+            }
             changed
         };
         if changed {
@@ -365,7 +376,7 @@ impl Service {
     }
 
     /// Holds dialling for `why`, or frees it (`None`), for every process on the file.
-    async fn set_hold(&self, why: Option<String>) -> Result<()> {
+    pub(super) async fn set_hold(&self, why: Option<String>) -> Result<()> {
         {
             let mut conn = self.store().read().await?;
             match &why {

@@ -14,4 +14,6 @@ pub enum ServiceEvent {
     PhoneCallsChanged,
     /// Dialling was held (the provider refused our credentials) or released.
     DialingHeld(Option<String>),
+    /// Congestion control lowered the pace ("10.0 of 20/s: why"), or it is back at the cap.
+    DialingSlowed(Option<String>),
 }

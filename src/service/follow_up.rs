@@ -189,7 +189,11 @@ impl Service {
                     call_flow_logic: None,
                     next_poll: next.as_deref().map_or(NextPoll::Clear, NextPoll::At),
                 };
-                store::phone_calls::apply_remote(&mut conn, &u, &now).await?;
+                let moved = store::phone_calls::apply_remote(&mut conn, &u, &now).await?;
+                if moved && terminal && !status::PHONE_CALL_TERMINAL.contains(&call.status.as_str())
+                {
+                    self.note_outcome(&new_status);
+                }
             }
             Err(e) => {
                 let text = provider::fetch_error_text(&e);

@@ -8,6 +8,7 @@ mod callout_dialing;
 mod callouts;
 mod campaigns;
 mod changes;
+mod congestion;
 mod contacts;
 mod csv_lines;
 mod dial_pace;
@@ -28,6 +29,7 @@ pub mod tui_queries;
 pub use callouts::CalloutInput;
 pub use campaigns::Progress;
 pub use changes::ChangeFeed;
+pub use congestion::DialingHealth;
 pub use contacts::ContactInput;
 pub use dial_pace::{CLAIM_LEAD, DialTurn, MAX_CLAIM_LEAD, PACE_GUARD};
 pub use dialing::{DialOutcome, Dialing, SendResult, Sent};
@@ -65,6 +67,10 @@ struct Inner {
     /// The dialling hold as this process last saw it in the database (where it lives, shared
     /// by every process on the file), so `DialingHeld` is published when it changes.
     hold_seen: std::sync::Mutex<Option<String>>,
+    /// This process's recent create answers and call ends (congestion control).
+    congestion: std::sync::Mutex<crate::domain::congestion::Window>,
+    /// The account's pace as this process last saw it (`DialingSlowed` on change).
+    pace_seen: std::sync::Mutex<congestion::PaceSeen>,
     /// The webhooks' group-commit writer, started on first use (inside the runtime).
     webhooks: OnceLock<GroupCommit<remote_events::WebhookJob>>,
 }
@@ -100,6 +106,8 @@ impl Service {
                 events,
                 wake,
                 hold_seen: std::sync::Mutex::new(None),
+                congestion: Default::default(),
+                pace_seen: Default::default(),
                 webhooks: OnceLock::new(),
             }),
         }

@@ -244,6 +244,8 @@ impl Service {
                     phone_call_id = call.id,
                     "call changed concurrently; webhook event stored only"
                 );
+            } else if terminal && !status::PHONE_CALL_TERMINAL.contains(&call.status.as_str()) {
+                self.note_outcome(&new_status);
             }
         }
 

@@ -16,7 +16,7 @@ use super::engine::{Handle, Kind, on_engine};
 
 /// The server's clock in microseconds, read once per statement (a CTE referenced more than once
 /// is evaluated once).
-const PG_NOW: &str =
+pub(super) const PG_NOW: &str =
     "WITH t AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS us)";
 
 /// Microseconds from now until `name`'s next free slot (zero or less: due now). One
@@ -46,37 +46,52 @@ pub fn callout_schedule(id: i64) -> String {
     format!("{CALLOUT_PREFIX}{id}")
 }
 
+/// A schedule's row as `lock_next` found it, on the schedule's time line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Locked {
+    /// The next free slot (never earlier than the slack before now).
+    pub next_us: i64,
+    pub now_us: i64,
+    /// The pace as a share of the cap (congestion control, `store::pace`): slots are
+    /// `1 / share` times the cap's interval apart.
+    pub share: f64,
+}
+
 /// Locks `name`'s row (creating it) and answers its next free slot, never earlier than
-/// `slack_us` before now (an idle schedule saves nothing up), and now, both on the schedule's
-/// time line. The caller computes its slots and writes the next free one back with `set_next`
-/// in the same transaction. Lock schedules in one order (callouts by id, then the account's)
-/// so two claimers never wait on each other.
+/// `slack_us` before now (an idle schedule saves nothing up), now, and its pace. The caller
+/// computes its slots and writes the next free one back with `set_next` in the same
+/// transaction. Lock schedules in one order (the account's, then callouts by id) so two
+/// claimers never wait on each other.
 pub async fn lock_next(
     h: &mut impl Handle,
     name: &str,
     slack_us: i64,
     local_now_us: i64,
-) -> Result<(i64, i64)> {
+) -> Result<Locked> {
     let sql = match h.kind() {
         Kind::Sqlite => "INSERT INTO schedules (name, next_us) VALUES ($1, $2 - $3) \
              ON CONFLICT (name) DO UPDATE SET next_us = max(schedules.next_us, $2 - $3) \
-             RETURNING next_us, $2"
+             RETURNING next_us, $2, share"
             .to_string(),
         Kind::Postgres => format!(
             "{PG_NOW} INSERT INTO schedules (name, next_us) \
              SELECT $1, t.us - $3 FROM t WHERE $2::bigint IS NOT NULL \
              ON CONFLICT (name) DO UPDATE \
              SET next_us = GREATEST(schedules.next_us, (SELECT us FROM t) - $3) \
-             RETURNING next_us, (SELECT us FROM t)"
+             RETURNING next_us, (SELECT us FROM t), share"
         ),
     };
-    let row: (i64, i64) = on_engine!(h, ex => sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(name)
-        .bind(local_now_us)
-        .bind(slack_us.max(0))
-        .fetch_one(ex)
-        .await?);
-    Ok(row)
+    let (next_us, now_us, share): (i64, i64, f64) = on_engine!(h, ex => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .bind(local_now_us)
+            .bind(slack_us.max(0))
+            .fetch_one(ex)
+            .await?);
+    Ok(Locked {
+        next_us,
+        now_us,
+        share,
+    })
 }
 
 /// Microseconds from now until the soonest slot still ahead on the schedules named

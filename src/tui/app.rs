@@ -56,6 +56,8 @@ pub struct App {
     pub csv: CsvState,
     /// Why dialling is held (by this process or another on the database), if it is.
     pub dialing_held: Option<String>,
+    /// Why congestion control has slowed dialling down ("10.0 of 20/s: why"), if it has.
+    pub dialing_slowed: Option<String>,
 }
 
 impl App {
@@ -74,6 +76,15 @@ impl App {
             flows,
             csv: CsvState::default(),
             dialing_held: None,
+            dialing_slowed: None,
+        }
+    }
+
+    /// What the status bar says about dialling.
+    fn dialling(&self) -> status_bar::Dialling<'_> {
+        status_bar::Dialling {
+            held: self.dialing_held.as_deref(),
+            slowed: self.dialing_slowed.as_deref(),
         }
     }
 
@@ -247,13 +258,13 @@ impl App {
             None => status_bar::render_message(
                 self.message.as_ref(),
                 &self.info,
-                self.dialing_held.as_deref(),
+                self.dialling(),
                 msg,
                 buf,
                 theme,
             ),
         }
-        status_bar::render_status(&self.info, self.dialing_held.is_some(), status, buf, theme);
+        status_bar::render_status(&self.info, self.dialling(), status, buf, theme);
         status_bar::render_hints(&self.hint_bindings(), hints, buf, theme);
         for modal in &self.modals {
             match modal {

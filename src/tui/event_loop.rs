@@ -141,9 +141,9 @@ where
             r = changes.recv(), if changes_open => {
                 match r {
                     Ok(ev) => {
-                        // A hold changes only the message and status lines: no pane reload
-                        // follows to draw them.
-                        dirty |= matches!(ev, ServiceEvent::DialingHeld(_));
+                        // A hold or a slow-down changes only the message and status lines:
+                        // no pane reload follows to draw them.
+                        dirty |= matches!(ev, ServiceEvent::DialingHeld(_) | ServiceEvent::DialingSlowed(_));
                         spawn(app.update(Action::ServiceChanged(ev)));
                     }
                     Err(RecvError::Lagged(n)) => {
@@ -154,7 +154,7 @@ where
                 }
                 // Drain what else is queued, then reload once after a short pause.
                 while let Ok(ev) = changes.try_recv() {
-                    dirty |= matches!(ev, ServiceEvent::DialingHeld(_));
+                    dirty |= matches!(ev, ServiceEvent::DialingHeld(_) | ServiceEvent::DialingSlowed(_));
                     spawn(app.update(Action::ServiceChanged(ev)));
                 }
                 refresh_at.get_or_insert_with(|| Instant::now() + REFRESH_DELAY);
@@ -180,8 +180,8 @@ async fn sleep_until(at: Option<Instant>) {
 
 /// Follows the service's change feed and reports each change (a write by another process, or
 /// by this one) as `AllStale`. Sends nothing while nothing changes. On a change it also reads
-/// the dialling hold, which publishes `DialingHeld` when another process set or released it;
-/// the hold in place at start is reported at once.
+/// the dialling hold and pace, which publish `DialingHeld` / `DialingSlowed` when another
+/// process changed them; those in place at start are reported at once.
 fn spawn_change_feed(
     service: crate::service::Service,
     tx: mpsc::UnboundedSender<Action>,
@@ -194,10 +194,17 @@ fn spawn_change_feed(
                 return;
             }
         };
-        // The service may have seen this hold before the TUI subscribed to its events.
+        // The service may have seen this hold or slow-down before the TUI subscribed to its
+        // events.
         if let Ok(Some(why)) = service.dialing_held().await {
             let held = Action::ServiceChanged(ServiceEvent::DialingHeld(Some(why)));
             if tx.send(held).is_err() {
+                return;
+            }
+        }
+        if let Ok(Some(why)) = service.dialing_slowed().await {
+            let slowed = Action::ServiceChanged(ServiceEvent::DialingSlowed(Some(why)));
+            if tx.send(slowed).is_err() {
                 return;
             }
         }
@@ -206,6 +213,9 @@ fn spawn_change_feed(
                 Ok(()) => {
                     if let Err(e) = service.dialing_held().await {
                         tracing::warn!(error = %e, "reading the dialling hold failed");
+                    }
+                    if let Err(e) = service.dialing_slowed().await {
+                        tracing::warn!(error = %e, "reading the dialling pace failed");
                     }
                     if tx.send(Action::AllStale).is_err() {
                         return;

@@ -340,9 +340,18 @@ impl App {
                 self.dialing_held = why.clone();
                 match why {
                     Some(why) => self.error(format!("dialling held: {why}")),
-                    None => {
-                        self.say("dialling resumed: the provider accepts our credentials again")
-                    }
+                    None => self.say("dialling resumed: the provider answers again"),
+                }
+                vec![]
+            }
+            A::ServiceChanged(ServiceEvent::DialingSlowed(why)) => {
+                if why == self.dialing_slowed {
+                    return vec![];
+                }
+                self.dialing_slowed = why.clone();
+                match why {
+                    Some(why) => self.say(format!("dialling slowed: {why}")),
+                    None => self.say("dialling back at the full pace: congestion cleared"),
                 }
                 vec![]
             }
@@ -357,7 +366,7 @@ impl App {
                     ServiceEvent::PhoneCallChanged(_) | ServiceEvent::PhoneCallsChanged => {
                         &[PaneId::Calls, PaneId::Callouts]
                     }
-                    ServiceEvent::DialingHeld(_) => &[],
+                    ServiceEvent::DialingHeld(_) | ServiceEvent::DialingSlowed(_) => &[],
                 };
                 self.mark_stale(panes);
                 if matches!(

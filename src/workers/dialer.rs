@@ -5,8 +5,10 @@
 //! request in its own task at its slot. A few requests may be in flight at once so a slow
 //! provider does not stop pacing; each call is claimed by exactly one worker in exactly one
 //! process (the claim is a conditional UPDATE recorded before the request is sent). After the
-//! provider refuses our credentials dialling is held, in the database so every process on the
-//! file holds, until a harmless request (from any of them) is accepted again.
+//! provider refuses our credentials, or stops accepting calls (the circuit breaker of
+//! `service::congestion`), dialling is held, in the database so every process on it holds,
+//! until a harmless request (from any of them) is accepted again. Each turn also lets
+//! congestion control raise a lowered pace back towards the cap.
 
 use crate::service::{CLAIM_LEAD, DialTurn, MAX_CLAIM_LEAD, Sent, Service};
 use std::time::Duration;
@@ -64,6 +66,11 @@ pub async fn run(service: Service, cancel: CancellationToken) {
     // Claim when this many request slots are free (one at provider rates).
     let want = burst.clamp(1, MAX_IN_FLIGHT / 2);
     let mut held = false;
+    // While held, the provider is asked this often whether it answers again.
+    let probe_every = service
+        .dialing()
+        .poll_interval
+        .min(service.dialing().congestion.probe_every);
     // At provider rates slots are milliseconds apart: worth a look before each claim. At bulk
     // rates the next slot is always due.
     let peek = service.slot_interval() >= PEEK_FROM;
@@ -117,10 +124,14 @@ pub async fn run(service: Service, cancel: CancellationToken) {
         let now = Instant::now();
         if !held {
             probe_at = None;
+            // Congestion control: back up towards the cap while the provider answers well.
+            if let Err(e) = service.congestion_tick().await {
+                tracing::error!(error = %e, "raising the dialling pace failed");
+            }
         }
         let until = if held {
             // Held: the next probe, or sooner the next look at the hold.
-            let probe = *probe_at.get_or_insert(now + service.dialing().poll_interval);
+            let probe = *probe_at.get_or_insert(now + probe_every);
             Some(Some(probe.min(now + HOLD_RECHECK)))
         } else if free == 0 || (in_flight > 0 && free < want) {
             // Too few free request slots: only a finished request wakes us (so at high rates

@@ -83,11 +83,21 @@ pub fn render_tabs(focus: PaneId, info: &Info, area: Rect, buf: &mut Buffer, the
     }
 }
 
-/// The last message; without one, why dialling is held or off, if it is.
+/// Dialling's state as the status bar shows it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Dialling<'a> {
+    /// Why dialling is held (refused credentials, or the provider not accepting calls), here or
+    /// in another process.
+    pub held: Option<&'a str>,
+    /// Why congestion control has slowed it down.
+    pub slowed: Option<&'a str>,
+}
+
+/// The last message; without one, why dialling is held, off or slowed, if it is.
 pub fn render_message(
     message: Option<&Message>,
     info: &Info,
-    held: Option<&str>,
+    dialling: Dialling<'_>,
     area: Rect,
     buf: &mut Buffer,
     theme: &Theme,
@@ -98,23 +108,34 @@ pub fn render_message(
             Span::raw(format!("{} (log: {})", m.text, info.log_path)),
         ]),
         Some(m) => Line::raw(m.text.clone()),
-        None => match (held, &info.missing_credentials) {
-            (Some(why), _) => Line::from(vec![
+        None => match (dialling.held, &info.missing_credentials, dialling.slowed) {
+            (Some(why), _, _) => Line::from(vec![
                 Span::styled("dialling held: ", theme.warning()),
                 Span::raw(why.to_string()),
             ]),
-            (None, Some(missing)) => Line::from(vec![
+            (None, Some(missing), _) => Line::from(vec![
                 Span::styled("dialling off: ", theme.warning()),
                 Span::raw(missing.clone()),
             ]),
-            (None, None) => Line::raw(""),
+            (None, None, Some(why)) => Line::from(vec![
+                Span::styled("dialling slowed: ", theme.warning()),
+                Span::raw(why.to_string()),
+            ]),
+            (None, None, None) => Line::raw(""),
         },
     };
     buf.set_line(area.x, area.y, &line, area.width);
 }
 
-/// `held`: dialling is held (the provider refused our credentials, here or in another process).
-pub fn render_status(info: &Info, held: bool, area: Rect, buf: &mut Buffer, theme: &Theme) {
+/// The status line: dialling held or slowed (here or in another process) replaces "credentials
+/// set".
+pub fn render_status(
+    info: &Info,
+    dialling: Dialling<'_>,
+    area: Rect,
+    buf: &mut Buffer,
+    theme: &Theme,
+) {
     let mut spans = Vec::new();
     if info.simulated {
         spans.push(Span::styled(" SIMULATION ", theme.simulation()));
@@ -129,8 +150,10 @@ pub fn render_status(info: &Info, held: bool, area: Rect, buf: &mut Buffer, them
         ""
     } else if info.missing_credentials.is_some() {
         ": no credentials"
-    } else if held {
+    } else if dialling.held.is_some() {
         ": dialling held"
+    } else if dialling.slowed.is_some() {
+        ": dialling slowed"
     } else {
         ": credentials set"
     };
