@@ -1,8 +1,8 @@
 //! The dialling hold lives in the database: after the provider refuses our credentials (401) in
 //! one service, another service on the same file (as another process would be) claims nothing
 //! either, learns of the hold (a `DialingHeld` event; its TUI shows it), and a probe from either
-//! one that the provider accepts releases both. Two services, two stores, one SQLite file, one
-//! fake provider over real HTTP. (`tests/two_processes.rs` does the same with two `scfm serve`.)
+//! one that the provider accepts releases both. Two services, two stores, one database (SQLite,
+//! or PostgreSQL with `SCFM_TEST_DATABASE`), one fake provider over real HTTP. (`tests/two_processes.rs` does the same with two `scfm serve`.)
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,41 +10,18 @@ mod support;
 mod tui_support;
 
 use scfm::service::{
-    ContactInput, DialOutcome, Dialing, ParticipationInput, PhoneCallInput, Service, ServiceEvent,
+    ContactInput, DialOutcome, ParticipationInput, PhoneCallInput, Service, ServiceEvent,
 };
+use scfm::store::Location;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::fake_provider::{FakeConfig, FakeProvider, Fault, FaultAction};
 use tokio::sync::broadcast::Receiver;
 
-/// A service on `db` dialling the fake.
-async fn service(db: &std::path::Path, fake: &FakeProvider) -> Service {
-    let store = scfm::store::Store::open(db).await.unwrap();
-    let provider = scfm::provider::HttpProvider::new(
-        scfm::provider::ProviderKind::Twilio,
-        fake.base_url(),
-        Some(fake.account_sid()),
-        Some(fake.auth_token()),
-        Duration::from_secs(2),
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let dialing = Dialing {
-        provider: Some(Arc::new(provider)),
-        provider_name: "twilio".into(),
-        missing_credentials: None,
-        auth_token: Some(fake.auth_token()),
-        calls_per_second: 100.0,
-        poll_interval: Duration::from_millis(300),
-        ..Dialing::default()
-    };
-    Service::with_dialing(
-        store,
-        scfm::domain::time::Clock::System,
-        scfm::call_flow::Registry::default(),
-        dialing,
-    )
+/// A service on `at` dialling the fake (as another process on the same database would).
+async fn service(at: &Location, fake: &FakeProvider) -> Service {
+    support::pace::dialling_service(at, fake, 100.0, Duration::from_millis(300)).await
 }
 
 /// A contact in callout 1 with a queued call to `msisdn`; returns the call id.
@@ -120,8 +97,8 @@ async fn a_hold_set_by_one_service_holds_another_on_the_file_until_a_probe_relea
     fake.add_fault(Fault::on_create(FaultAction::unauthorized()).always());
     fake.add_fault(Fault::on_list(FaultAction::unauthorized()).always());
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hold.sqlite3");
-    let (a, b) = (service(&db, &fake).await, service(&db, &fake).await);
+    let at = Location::for_tests(&dir.path().join("hold.sqlite3"));
+    let (a, b) = (service(&at, &fake).await, service(&at, &fake).await);
     let (mut a_events, mut b_events) = (a.subscribe(), b.subscribe());
     a.create_callout(Default::default()).await.unwrap();
     let first = queue_call(&a, "+85515880000").await;
@@ -205,8 +182,8 @@ async fn a_tui_shows_a_hold_set_by_another_service_on_the_file() {
     let fake = FakeProvider::start(FakeConfig::twilio()).await;
     fake.add_fault(Fault::on_create(FaultAction::unauthorized()).always());
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hold.sqlite3");
-    let (a, b) = (service(&db, &fake).await, service(&db, &fake).await);
+    let at = Location::for_tests(&dir.path().join("hold.sqlite3"));
+    let (a, b) = (service(&at, &fake).await, service(&at, &fake).await);
     a.create_callout(Default::default()).await.unwrap();
     let screen: Arc<Mutex<String>> = Arc::default();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -250,11 +227,7 @@ async fn a_tui_shows_a_hold_set_by_another_service_on_the_file() {
 
     fake.clear_faults();
     a.probe_provider().await.unwrap();
-    wait_screen(
-        &screen,
-        "dialling resumed: the provider accepts our credentials again",
-    )
-    .await;
+    wait_screen(&screen, "dialling resumed: the provider answers again").await;
     wait_screen(&screen, "twilio: credentials set").await;
     stop_tx.send(()).unwrap();
     tui.await.unwrap();

@@ -406,7 +406,7 @@ impl Service {
             .await
         {
             Ok(_) => {
-                tracing::info!("the provider accepts our credentials again; dialling resumes");
+                tracing::info!("the provider answers again; dialling resumes");
                 self.set_hold(None).await?;
             }
             Err(e) => {

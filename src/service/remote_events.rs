@@ -151,9 +151,10 @@ impl Service {
                         to.as_deref(),
                     )
                     .await?;
-                if call.is_none() {
+                if call.is_none() && direction.as_deref() != Some("inbound") {
                     // The dialler may have committed between the two reads above (PostgreSQL,
-                    // read committed: each statement sees the latest commits).
+                    // read committed: each statement sees the latest commits). An inbound
+                    // call has no dialler to wait for.
                     call = store::phone_calls::by_remote_call_id(tx, sid).await?;
                 }
             }
