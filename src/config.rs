@@ -3,6 +3,7 @@
 
 use crate::call_flow::Registry;
 use crate::cli::Common;
+use crate::cli::fallback_args::FallbackSettings;
 use crate::domain::call_flow;
 use crate::domain::congestion::CongestionSettings;
 use crate::provider::ProviderKind;
@@ -38,6 +39,8 @@ pub struct ProviderSettings {
     pub max_calls_per_person_per_hour: u32,
     /// Congestion control and the circuit breaker.
     pub congestion: CongestionSettings,
+    /// A second account for new attempts while this one is held.
+    pub fallback: Option<FallbackSettings>,
 }
 
 impl std::fmt::Debug for ProviderSettings {
@@ -197,6 +200,7 @@ impl Config {
                 unknown_outcome_grace: Duration::from_secs(c.unknown_outcome_grace.max(1)),
                 max_calls_per_person_per_hour: c.max_calls_per_person_per_hour,
                 congestion: c.congestion.settings().map_err(ConfigError::Setting)?,
+                fallback: c.fallback.settings().map_err(ConfigError::Setting)?,
             },
             registry: Registry::with_flows(flows, &requested, c.default_call_flow_logic.as_deref()),
         })
@@ -231,6 +235,7 @@ impl Config {
                 // Tests redial one number many times; the limit has tests of its own.
                 max_calls_per_person_per_hour: 0,
                 congestion: CongestionSettings::default(),
+                fallback: None,
             },
             registry: Registry::default(),
         }

@@ -5,8 +5,8 @@ use crate::config::{Config, ProviderChoice};
 use crate::http::{self, AppState};
 use crate::provider::simulator::Simulator;
 use crate::provider::{HttpProvider, Provider, ProviderKind};
-use crate::service::Dialing;
 use crate::service::Service;
+use crate::service::{Dialing, Fallback};
 use crate::store::Store;
 use crate::workers;
 use std::net::SocketAddr;
@@ -120,7 +120,35 @@ pub fn dialing(config: &Config) -> anyhow::Result<Dialing> {
         unknown_outcome_grace: p.unknown_outcome_grace,
         max_calls_per_person_per_hour: p.max_calls_per_person_per_hour,
         congestion: p.congestion.clone(),
+        fallback: fallback(p)?,
     })
+}
+
+/// The fallback route's provider client, if one is configured.
+fn fallback(p: &crate::config::ProviderSettings) -> anyhow::Result<Option<Fallback>> {
+    let Some(f) = &p.fallback else {
+        return Ok(None);
+    };
+    let provider = HttpProvider::new(
+        f.kind,
+        f.base_url.clone(),
+        Some(f.account_sid.clone()),
+        Some(f.auth_token.clone()),
+        p.connect_timeout,
+        p.request_timeout,
+    )
+    .map_err(|e| anyhow::anyhow!("fallback provider: {e}"))?;
+    tracing::info!(
+        provider = f.kind.name(),
+        calls_per_second = f.calls_per_second,
+        "fallback route configured"
+    );
+    Ok(Some(Fallback {
+        provider: Arc::new(provider),
+        provider_name: f.kind.name().into(),
+        auth_token: Some(f.auth_token.clone()),
+        calls_per_second: f.calls_per_second,
+    }))
 }
 
 /// Starts everything on an already bound listener.

@@ -195,4 +195,6 @@ pub struct Common {
     pub max_calls_per_person_per_hour: u32,
     #[command(flatten)]
     pub congestion: super::congestion_args::CongestionArgs,
+    #[command(flatten)]
+    pub fallback: super::fallback_args::FallbackArgs,
 }

@@ -6,6 +6,7 @@ pub mod args;
 pub mod congestion_args;
 pub mod csv;
 pub mod demo;
+pub mod fallback_args;
 pub mod flows;
 
 pub use args::{Cli, Command, Common, ExportCommand, FlowsCommand, ImportCommand};

@@ -11,6 +11,7 @@ pub mod metadata;
 pub mod msisdn;
 pub mod page;
 pub mod records;
+pub mod route;
 pub mod status;
 pub mod time;
 pub mod validation;

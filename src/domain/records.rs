@@ -78,6 +78,8 @@ pub struct PhoneCall {
     /// Effective value: own, else the participation's, else the callout's (SCFM §3).
     pub call_flow_logic: Option<String>,
     pub remotely_queued_at: Option<String>,
+    /// The provider account that placed it (`primary`, `fallback`; null until it is placed).
+    pub route: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(skip)]

@@ -8,6 +8,7 @@ use super::pagination::paginated;
 use super::respond::{no_content, ok};
 use crate::call_flow::twiml;
 use crate::domain::filter::Family;
+use crate::domain::route::{ROUTE_PARAM, Route};
 use crate::provider::signature;
 use crate::service::{EventParent, WebhookOutcome, WebhookRequest};
 use axum::Router;
@@ -165,8 +166,23 @@ async fn webhook(State(s): State<AppState>, req: Request) -> Response {
         Vec::new()
     };
     let dialing = s.service.dialing();
-    let Some(token) = dialing.auth_token.as_deref() else {
-        tracing::warn!("webhook refused: no provider auth token configured to check signatures");
+    // A call placed on the fallback route is called back with the route in its URL (part of
+    // what is signed) and signed with that account's token.
+    let route = Route::of(
+        original
+            .query()
+            .and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == ROUTE_PARAM)
+                    .map(|(_, v)| v.into_owned())
+            })
+            .as_deref(),
+    );
+    let Some(token) = s.service.auth_token_on(route) else {
+        tracing::warn!(
+            route = route.name(),
+            "webhook refused: no provider auth token configured to check signatures"
+        );
         return forbidden();
     };
     let url = signed_url(dialing.public_url.as_deref(), &parts.headers, &original);

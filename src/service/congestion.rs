@@ -6,20 +6,21 @@
 //! (`GET /api/health`, the TUI's status line).
 
 use super::{Result, Service, ServiceEvent};
-use crate::domain::congestion::{BREAKER_REASON, CreateSignal, Recent, Verdict};
+use crate::domain::congestion::{BREAKER_REASON, CreateSignal, Recent, Verdict, Window};
+use crate::domain::route::Route;
 use crate::provider::{ProviderError, RemoteCall};
 use crate::store;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
-use super::dial_pace::{DEFAULT_ROUTE, local_now_us};
+use super::dial_pace::local_now_us;
 
-/// This process's view of the account's pace.
+/// This process's view of the routes' paces.
 #[derive(Debug)]
 pub(crate) struct PaceSeen {
-    /// The share of the cap last read (at a claim) or written here.
-    share: f64,
-    /// The notice last published (`DialingSlowed`).
+    /// Each route's share of its cap last read (at a claim) or written here.
+    share: [f64; 2],
+    /// The notice last published (`DialingSlowed`), for the route calls go out on.
     notice: Option<String>,
     last_tick: Option<Instant>,
 }
@@ -27,31 +28,51 @@ pub(crate) struct PaceSeen {
 impl Default for PaceSeen {
     fn default() -> Self {
         PaceSeen {
-            share: 1.0,
+            share: [1.0; 2],
             notice: None,
             last_tick: None,
         }
     }
 }
 
-/// Where dialling stands, for `GET /api/health` and the TUI.
+/// One route's state, for `GET /api/health`.
 #[derive(Debug, Clone, Serialize)]
-pub struct DialingHealth {
-    /// `ok`, `slowed` (congestion control has lowered the pace), `held` (no call is placed
-    /// until the provider answers again) or `off` (no provider or credentials).
-    pub status: &'static str,
+pub struct RouteHealth {
+    pub route: Route,
     pub provider: String,
     pub held: bool,
     pub hold_reason: Option<String>,
     pub held_since: Option<String>,
-    /// The account's cap (`SCFM_CALLS_PER_SECOND`).
+    /// The route's cap.
     pub calls_per_second: f64,
     /// The pace now, as a share of the cap and in calls per second.
     pub pace_share: f64,
     pub current_calls_per_second: f64,
     pub slowed_because: Option<String>,
-    /// This process's window (`SCFM_CONGESTION_WINDOW_SECONDS`).
+    /// This process's window for the route (`SCFM_CONGESTION_WINDOW_SECONDS`).
     pub recent: Recent,
+}
+
+/// Where dialling stands, for `GET /api/health` and the TUI: the route new attempts go out on
+/// (its figures at the top level) and every configured route.
+#[derive(Debug, Clone, Serialize)]
+pub struct DialingHealth {
+    /// `ok`, `slowed` (congestion control has lowered the pace), `failover` (the primary is
+    /// held, calls go out on the fallback), `held` (no call is placed until a provider answers
+    /// again) or `off` (no provider or credentials).
+    pub status: &'static str,
+    /// The route new attempts go out on (null while held).
+    pub route: Option<Route>,
+    pub provider: String,
+    pub held: bool,
+    pub hold_reason: Option<String>,
+    pub held_since: Option<String>,
+    pub calls_per_second: f64,
+    pub pace_share: f64,
+    pub current_calls_per_second: f64,
+    pub slowed_because: Option<String>,
+    pub recent: Recent,
+    pub routes: Vec<RouteHealth>,
 }
 
 /// How congestion control reads a create's answer.
@@ -90,39 +111,56 @@ impl Service {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    fn window(&self) -> std::sync::MutexGuard<'_, crate::domain::congestion::Window> {
+    fn windows(&self) -> std::sync::MutexGuard<'_, [Window; 2]> {
         self.inner
             .congestion
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Notes the pace read at a claim (another process may have changed it).
-    pub(super) fn saw_share(&self, share: f64) {
-        self.pace_seen().share = share;
+    /// The routes configured: the primary, and the fallback if there is one.
+    fn routes(&self) -> Vec<Route> {
+        let mut out = vec![Route::Primary];
+        if self.dialing().fallback.is_some() {
+            out.push(Route::Fallback);
+        }
+        out
+    }
+
+    /// Notes `route`'s pace read at a claim (another process may have changed it).
+    pub(super) fn saw_share(&self, route: Route, share: f64) {
+        self.pace_seen().share[route.index()] = share;
     }
 
     /// The notice for a pace below the cap: "10.0 of 20/s: why".
-    fn pace_notice(&self, share: f64, reason: Option<&str>) -> Option<String> {
+    fn pace_notice(&self, route: Route, share: f64, reason: Option<&str>) -> Option<String> {
         if share >= 1.0 {
             return None;
         }
-        let cap = self.dialing().calls_per_second;
+        let cap = self.calls_per_second_on(route);
+        let on = match route {
+            Route::Primary => "",
+            Route::Fallback => " on the fallback route",
+        };
         Some(format!(
-            "{:.1} of {cap}/s: {}",
+            "{:.1} of {cap}/s{on}: {}",
             cap * share,
             reason.unwrap_or("congestion")
         ))
     }
 
-    /// Notes the pace as seen in (or written to) the database; publishes when it changed.
-    fn saw_pace(&self, pace: &store::pace::Pace) {
-        let notice = self.pace_notice(pace.share, pace.reason.as_deref());
+    /// Notes `route`'s pace as seen in (or written to) the database; publishes when the
+    /// notice of the route calls go out on changed.
+    fn saw_pace(&self, route: Route, pace: &store::pace::Pace) {
+        let notice = self.pace_notice(route, pace.share, pace.reason.as_deref());
+        let current = route == self.current_route();
         let changed = {
             let mut seen = self.pace_seen();
-            seen.share = pace.share;
-            let changed = seen.notice != notice;
-            seen.notice = notice.clone();
+            seen.share[route.index()] = pace.share;
+            let changed = current && seen.notice != notice;
+            if current {
+                seen.notice = notice.clone();
+            }
             changed
         };
         if changed {
@@ -130,38 +168,43 @@ impl Service {
         }
     }
 
-    /// Classifies a create's answer (`took` to come) and acts on what it means for the pace.
+    /// Classifies a create's answer on `route` (`took` to come) and acts on what it means for
+    /// the route's pace.
     pub(super) async fn note_create(
         &self,
+        route: Route,
         result: &std::result::Result<RemoteCall, ProviderError>,
         took: Duration,
     ) {
         let s = &self.dialing().congestion;
         let signal = signal_of(result, took, s.slow_answer);
-        let verdict = self.window().create(Instant::now(), &signal, s);
-        if let Err(e) = self.act(verdict).await {
+        let verdict = self.windows()[route.index()].create(Instant::now(), &signal, s);
+        if let Err(e) = self.act(route, verdict).await {
             tracing::error!(error = %e, "congestion control could not change the pace");
         }
     }
 
-    /// Notes a call that ended `status`; a spike of failed or busy calls slows the pace down
-    /// (written in the background: this runs inside other writes' transactions).
-    pub(super) fn note_outcome(&self, status: &str) {
-        let verdict = self
-            .window()
-            .outcome(Instant::now(), status, &self.dialing().congestion);
+    /// Notes a call on `route` that ended `status`; a spike of failed or busy calls slows the
+    /// route down (written in the background: this runs inside other writes' transactions).
+    pub(super) fn note_outcome(&self, route: Route, status: &str) {
+        let verdict = self.windows()[route.index()].outcome(
+            Instant::now(),
+            status,
+            &self.dialing().congestion,
+        );
         if verdict != Verdict::Fine {
             let s = self.clone();
             tokio::spawn(async move {
-                if let Err(e) = s.act(verdict).await {
+                if let Err(e) = s.act(route, verdict).await {
                     tracing::error!(error = %e, "congestion control could not change the pace");
                 }
             });
         }
     }
 
-    async fn act(&self, verdict: Verdict) -> Result<()> {
+    async fn act(&self, route: Route, verdict: Verdict) -> Result<()> {
         let s = &self.dialing().congestion;
+        let schedule = route.schedule();
         match verdict {
             Verdict::Fine => Ok(()),
             Verdict::SlowDown {
@@ -170,12 +213,12 @@ impl Service {
             } => {
                 let mut conn = self.store().read().await?;
                 if let Some(wait) = retry_after {
-                    store::pace::push_next(&mut conn, DEFAULT_ROUTE, micros(wait), local_now_us())
+                    store::pace::push_next(&mut conn, schedule, micros(wait), local_now_us())
                         .await?;
                 }
                 let changed = store::pace::slow_down(
                     &mut conn,
-                    DEFAULT_ROUTE,
+                    schedule,
                     s.backoff,
                     s.min_share,
                     micros(s.cooldown),
@@ -184,120 +227,156 @@ impl Service {
                 )
                 .await?;
                 if let Some(share) = changed {
-                    tracing::warn!(share, %reason, "congestion: dialling slowed down");
-                    self.saw_pace(&store::pace::Pace {
+                    tracing::warn!(route = route.name(), share, %reason, "congestion: dialling slowed down");
+                    let pace = store::pace::Pace {
                         share,
                         reason: Some(reason),
-                    });
+                    };
+                    self.saw_pace(route, &pace);
                 }
                 Ok(())
             }
             Verdict::Open { reason } => {
-                tracing::error!(%reason, "circuit breaker open: dialling held");
+                tracing::error!(route = route.name(), %reason, "circuit breaker open: route held");
                 {
                     let mut conn = self.store().read().await?;
                     let why = "restarting after the provider stopped accepting calls";
                     store::pace::cap_share(
                         &mut conn,
-                        DEFAULT_ROUTE,
+                        schedule,
                         s.restart_share,
                         why,
                         local_now_us(),
                     )
                     .await?;
-                    let pace = store::pace::get(&mut conn, DEFAULT_ROUTE).await?;
-                    self.saw_pace(&pace);
+                    let pace = store::pace::get(&mut conn, schedule).await?;
+                    self.saw_pace(route, &pace);
                 }
-                self.set_hold(Some(reason)).await
+                self.set_hold(route, Some(reason)).await
             }
         }
     }
 
-    /// The breaker's hold has ended (here or in another process): one more failure opens it
-    /// again.
-    pub(super) fn hold_ended(&self, reason: &str) {
-        if reason.starts_with(BREAKER_REASON) {
-            self.window().half_open(&self.dialing().congestion);
+    /// The primary's hold has ended (here or in another process; the notice ends only then):
+    /// if it was the breaker's, one more failure on the primary opens it again (half-open).
+    pub(super) fn hold_ended(&self, notice: &str) {
+        if notice.contains(BREAKER_REASON) {
+            self.windows()[Route::Primary.index()].half_open(&self.dialing().congestion);
         }
     }
 
-    /// Called by the dialler each turn: while the pace is below the cap and this process's
-    /// window is clean, raises it by a step (at most once per `ramp_every`, every process
-    /// together). Cheap when there is nothing to do.
+    /// Called by the dialler each turn: while the pace of the route it dials on is below the
+    /// cap and this process's window for it is clean, raises it by a step (at most once per
+    /// `ramp_every`, every process together). Cheap when there is nothing to do.
     pub async fn congestion_tick(&self) -> Result<()> {
         let s = &self.dialing().congestion;
+        let route = self.current_route();
         let now = Instant::now();
         {
             let mut seen = self.pace_seen();
             let look = (s.ramp_every / 4).max(Duration::from_millis(100));
-            if seen.share >= 1.0 || seen.last_tick.is_some_and(|t| now - t < look) {
+            if seen.share[route.index()] >= 1.0 || seen.last_tick.is_some_and(|t| now - t < look) {
                 return Ok(());
             }
             seen.last_tick = Some(now);
         }
-        if !self.window().clean(now, s) {
+        if !self.windows()[route.index()].clean(now, s) {
             return Ok(());
         }
         let mut conn = self.store().read().await?;
         let raised = store::pace::speed_up(
             &mut conn,
-            DEFAULT_ROUTE,
+            route.schedule(),
             s.ramp_step,
             micros(s.ramp_every),
             local_now_us(),
         )
         .await?;
-        let pace = store::pace::get(&mut conn, DEFAULT_ROUTE).await?;
+        let pace = store::pace::get(&mut conn, route.schedule()).await?;
         if raised.is_some() {
-            tracing::info!(share = pace.share, "congestion cleared: dialling speeds up");
+            tracing::info!(
+                route = route.name(),
+                share = pace.share,
+                "congestion cleared: dialling speeds up"
+            );
         }
-        self.saw_pace(&pace);
+        self.saw_pace(route, &pace);
         Ok(())
     }
 
-    /// The pace below the cap and why, if it is ("10.0 of 20/s: why"); read from the database,
-    /// published as `DialingSlowed` when it differs from what this process saw last.
+    /// The pace below the cap on the route calls go out on, and why, if it is ("10.0 of
+    /// 20/s: why"); read from the database, published as `DialingSlowed` when it differs from
+    /// what this process saw last.
     pub async fn dialing_slowed(&self) -> Result<Option<String>> {
+        let route = self.current_route();
         let pace = {
             let mut conn = self.store().read().await?;
-            store::pace::get(&mut conn, DEFAULT_ROUTE).await?
+            store::pace::get(&mut conn, route.schedule()).await?
         };
-        self.saw_pace(&pace);
-        Ok(self.pace_notice(pace.share, pace.reason.as_deref()))
+        self.saw_pace(route, &pace);
+        Ok(self.pace_notice(route, pace.share, pace.reason.as_deref()))
     }
 
-    /// Where dialling stands: the hold, the pace and this process's recent signals.
+    /// Where dialling stands: each route's hold and pace and this process's recent signals.
     pub async fn dialing_health(&self) -> Result<DialingHealth> {
-        let (hold, pace) = {
-            let mut conn = self.store().read().await?;
-            let hold = store::dialing_hold::get(&mut conn).await?;
-            let pace = store::pace::get(&mut conn, DEFAULT_ROUTE).await?;
-            (hold, pace)
-        };
-        self.saw_hold(hold.as_ref().map(|h| h.reason.clone()));
-        self.saw_pace(&pace);
         let d = self.dialing();
-        let recent = self.window().recent(Instant::now(), &d.congestion);
+        let mut routes = Vec::new();
+        let picked = {
+            let mut conn = self.store().read().await?;
+            for route in self.routes() {
+                let hold = store::dialing_hold::get(&mut conn, route).await?;
+                let pace = store::pace::get(&mut conn, route.schedule()).await?;
+                self.saw_pace(route, &pace);
+                let cap = self.calls_per_second_on(route);
+                let provider = match (route, &d.fallback) {
+                    (Route::Fallback, Some(f)) => f.provider_name.clone(),
+                    _ => d.provider_name.clone(),
+                };
+                routes.push(RouteHealth {
+                    route,
+                    provider,
+                    held: hold.is_some(),
+                    hold_reason: hold.as_ref().map(|h| h.reason.clone()),
+                    held_since: hold.map(|h| h.since),
+                    calls_per_second: cap,
+                    pace_share: pace.share,
+                    current_calls_per_second: cap * pace.share,
+                    slowed_because: if pace.share < 1.0 { pace.reason } else { None },
+                    recent: self.windows()[route.index()].recent(Instant::now(), &d.congestion),
+                });
+            }
+            self.pick_route(&mut conn).await?
+        };
+        self.saw_hold(picked.1);
+        let shown = picked.0.unwrap_or(Route::Primary);
+        let top = routes
+            .iter()
+            .find(|r| r.route == shown)
+            .cloned()
+            .ok_or_else(|| super::Error::Internal("no route to show".into()))?;
         let status = if d.missing_credentials.is_some() || d.provider.is_none() {
             "off"
-        } else if hold.is_some() {
-            "held"
-        } else if pace.share < 1.0 {
-            "slowed"
         } else {
-            "ok"
+            match picked.0 {
+                None => "held",
+                Some(Route::Fallback) => "failover",
+                Some(Route::Primary) if top.pace_share < 1.0 => "slowed",
+                Some(Route::Primary) => "ok",
+            }
         };
         Ok(DialingHealth {
             status,
-            provider: d.provider_name.clone(),
-            held: hold.is_some(),
-            hold_reason: hold.as_ref().map(|h| h.reason.clone()),
-            held_since: hold.map(|h| h.since),
-            calls_per_second: d.calls_per_second,
-            pace_share: pace.share,
-            current_calls_per_second: d.calls_per_second * pace.share,
-            slowed_because: if pace.share < 1.0 { pace.reason } else { None },
-            recent,
+            route: picked.0,
+            provider: top.provider,
+            held: picked.0.is_none(),
+            hold_reason: top.hold_reason,
+            held_since: top.held_since,
+            calls_per_second: top.calls_per_second,
+            pace_share: top.pace_share,
+            current_calls_per_second: top.current_calls_per_second,
+            slowed_because: top.slowed_because,
+            recent: top.recent,
+            routes,
         })
     }
 }

@@ -7,14 +7,15 @@
 use super::{Result, Service};
 use crate::domain::PhoneCall;
 use crate::domain::dialing::DialingSettings;
+use crate::domain::route::Route;
 use crate::domain::time::format_ts;
 use crate::store;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
-/// The schedule of the route every call goes out on today (issue 13's failover routes and
-/// per-callout caps get schedules of their own).
+/// The schedule of the primary route (the account's cap); the fallback route and each callout
+/// with its own cap have schedules of their own.
 pub const DEFAULT_ROUTE: &str = "dial:default";
 
 /// Slots are this much wider than the cap, the jitter budget of the window guarantee: a create
@@ -109,7 +110,7 @@ struct Plan {
 
 impl Service {
     /// What holds queued calls back from a claim now (see `store::phone_calls::ClaimRules`).
-    pub(super) fn claim_rules(&self, lead_us: i64) -> store::phone_calls::ClaimRules {
+    pub(super) fn claim_rules(&self, lead_us: i64, route: Route) -> store::phone_calls::ClaimRules {
         let per_hour = self.dialing().max_calls_per_person_per_hour;
         store::phone_calls::ClaimRules {
             local_now_us: local_now_us(),
@@ -120,24 +121,27 @@ impl Service {
             } else {
                 i64::from(per_hour)
             },
+            route,
         }
     }
 
-    /// The time between two creates on the account: one over the cap, widened by the guard.
+    /// The time between two creates on the route this process dials on: one over its cap,
+    /// widened by the guard.
     pub fn slot_interval(&self) -> Duration {
-        let cps = self.dialing().calls_per_second.max(0.01);
-        Duration::from_secs_f64(PACE_GUARD / cps)
+        self.slot_interval_on(self.current_route())
     }
 
-    fn slot_interval_us(&self) -> i64 {
-        (self.slot_interval().as_micros() as i64).max(1)
+    fn slot_interval_on(&self, route: Route) -> Duration {
+        let cps = self.calls_per_second_on(route).max(0.01);
+        Duration::from_secs_f64(PACE_GUARD / cps)
     }
 
     /// How long until this dialler should claim for the account's next free create slot: the
     /// slot's wait less `lead` (zero: now). One read, no lock.
     pub async fn pace_wait(&self, lead: Duration) -> Result<Duration> {
         let mut conn = self.store().read().await?;
-        let us = store::schedules::wait_us(&mut conn, DEFAULT_ROUTE, local_now_us()).await?;
+        let schedule = self.current_route().schedule();
+        let us = store::schedules::wait_us(&mut conn, schedule, local_now_us()).await?;
         Ok(wait_from_us(us - lead.as_micros() as i64))
     }
 
@@ -154,6 +158,7 @@ impl Service {
         &self,
         tx: &mut impl store::Handle,
         calls: &[PhoneCall],
+        route: Route,
         account: store::schedules::Locked,
         keep_us: i64,
     ) -> Result<Plan> {
@@ -174,7 +179,8 @@ impl Service {
                 .next_us;
         }
         let (mut account_next, now) = (account.next_us, account.now_us);
-        let interval = paced_interval_us(self.slot_interval_us(), account.share);
+        let base = (self.slot_interval_on(route).as_micros() as i64).max(1);
+        let interval = paced_interval_us(base, account.share);
         let mut plan = Plan {
             waits: Vec::with_capacity(calls.len()),
             next_wait_us: None,
@@ -203,34 +209,49 @@ impl Service {
                 let name = store::schedules::callout_schedule(*id);
                 store::schedules::set_next(tx, &name, *next).await?;
             }
-            store::schedules::set_next(tx, DEFAULT_ROUTE, account_next).await?;
+            store::schedules::set_next(tx, route.schedule(), account_next).await?;
         }
         Ok(plan)
     }
 
     /// Claims up to `n` queued calls and plans a create slot for each (`plan_slots`), in one
-    /// write transaction; nothing while dialling is held (read in the same transaction, so no
-    /// process claims a call after another one's hold is written). Calls whose callout's slot
+    /// write transaction, on the primary route or, while it is held, the fallback
+    /// (`pick_route`); nothing while both are held (read in the same transaction, so no process
+    /// claims a call after another one's hold is written). Calls whose callout's slot
     /// is not due are not claimed, so a claimed call is sent within milliseconds (a kill leaves
     /// little but requests in flight to reconciliation).
     pub async fn dial_turn(&self, n: usize, lead: Duration) -> Result<DialTurn> {
         let lead_us = lead.as_micros() as i64;
         let mut tx = self.store().write().await?;
-        let hold = store::dialing_hold::get(&mut tx).await?;
-        if hold.is_some() {
+        let (route, notice) = self.pick_route(&mut tx).await?;
+        self.saw_hold(notice);
+        let Some(route) = route else {
             tx.rollback().await.map_err(store::StoreError::from)?;
-            self.saw_hold(hold.map(|h| h.reason));
             return Ok(DialTurn::Held);
-        }
-        // The account's schedule row first: claims from every process queue up here, so each
-        // sees the calls the one before it claimed (one call per person in flight, their calls
-        // in the hour) even on PostgreSQL's read committed.
+        };
+        self.set_current_route(route);
+        // The primary's schedule row first, whatever the route: claims from every process queue
+        // up here, so each sees the calls the one before it claimed (one call per person in
+        // flight, their calls in the hour) even on PostgreSQL's read committed. Then the
+        // fallback's, when calls go out on it.
         let t0 = Instant::now();
-        let account =
+        let primary =
             store::schedules::lock_next(&mut tx, DEFAULT_ROUTE, SLOT_SLACK_US, local_now_us())
                 .await?;
-        self.saw_share(account.share);
-        let rules = self.claim_rules(lead_us);
+        let account = match route {
+            Route::Primary => primary,
+            Route::Fallback => {
+                store::schedules::lock_next(
+                    &mut tx,
+                    route.schedule(),
+                    SLOT_SLACK_US,
+                    local_now_us(),
+                )
+                .await?
+            }
+        };
+        self.saw_share(route, account.share);
+        let rules = self.claim_rules(lead_us, route);
         let mut calls =
             store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now(), &rules).await?;
         if calls.is_empty() {
@@ -258,7 +279,7 @@ impl Service {
             first
         });
         let plan = self
-            .plan_slots(&mut tx, &calls, account, 2 * lead_us)
+            .plan_slots(&mut tx, &calls, route, account, 2 * lead_us)
             .await?;
         let mut claimed = Vec::new();
         for (call, wait) in calls.into_iter().zip(plan.waits) {
@@ -281,13 +302,20 @@ impl Service {
     /// Plans one new create slot for an already claimed call (a resend after the provider did
     /// not process its create, or a create that woke too late for its slot); its deadline.
     async fn reserve_slot(&self, call: &PhoneCall) -> Result<Instant> {
+        let route = Route::of(call.route.as_deref());
         let mut tx = self.store().write().await?;
         let t0 = Instant::now();
         let account =
-            store::schedules::lock_next(&mut tx, DEFAULT_ROUTE, SLOT_SLACK_US, local_now_us())
+            store::schedules::lock_next(&mut tx, route.schedule(), SLOT_SLACK_US, local_now_us())
                 .await?;
         let plan = self
-            .plan_slots(&mut tx, std::slice::from_ref(call), account, i64::MAX / 4)
+            .plan_slots(
+                &mut tx,
+                std::slice::from_ref(call),
+                route,
+                account,
+                i64::MAX / 4,
+            )
             .await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         let wait = plan.waits.first().copied().flatten().unwrap_or(0);

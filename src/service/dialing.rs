@@ -2,9 +2,11 @@
 //! the SID; hold dialling while the provider refuses our credentials. Following the calls
 //! afterwards (polls, reconciliation) is `follow_up.rs`.
 
+use super::routes::Fallback;
 use super::{Result, Service, ServiceEvent};
 use crate::domain::PhoneCall;
 use crate::domain::congestion::CongestionSettings;
+use crate::domain::route::{ROUTE_PARAM, Route};
 use crate::domain::time::format_ts;
 use crate::provider::{self, CreateCall, Provider, ProviderError, RemoteCall, wire};
 use crate::store;
@@ -36,6 +38,8 @@ pub struct Dialing {
     pub max_calls_per_person_per_hour: u32,
     /// When to slow down, ramp up and hold (`domain::congestion`).
     pub congestion: CongestionSettings,
+    /// A second provider account for new attempts while this one is held (`service::routes`).
+    pub fallback: Option<Fallback>,
 }
 
 impl Default for Dialing {
@@ -52,6 +56,7 @@ impl Default for Dialing {
             max_calls_per_person_per_hour: 0,
             reconcile_after: Duration::from_secs(60),
             congestion: CongestionSettings::default(),
+            fallback: None,
         }
     }
 }
@@ -120,11 +125,11 @@ impl Service {
     /// after another one's hold is written.
     pub async fn claim_dials(&self, n: usize) -> Result<Vec<PhoneCall>> {
         let mut tx = self.store().write().await?;
-        if store::dialing_hold::get(&mut tx).await?.is_some() {
+        let Some(route) = self.pick_route(&mut tx).await?.0 else {
             tx.rollback().await.map_err(store::StoreError::from)?;
             return Ok(Vec::new());
-        }
-        let rules = self.claim_rules(0);
+        };
+        let rules = self.claim_rules(0, route);
         let calls =
             store::phone_calls::claim_for_dial(&mut tx, n as i64, &self.now(), &rules).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
@@ -143,11 +148,16 @@ impl Service {
         let mut params = wire::request_params_to_form(&call.remote_request_params, &call.msisdn)
             .map_err(|e| e.to_string())?;
         if let (Some(public), Some(attempt)) = (&self.dialing().public_url, &call.dial_attempt_id) {
+            // The fallback's webhooks are signed with its own token: say which route it is.
+            let route = match Route::of(call.route.as_deref()) {
+                Route::Primary => String::new(),
+                r => format!("&{ROUTE_PARAM}={}", r.name()),
+            };
             for (name, value) in params.iter_mut() {
                 if (name == "Url" || name == "StatusCallback") && value.starts_with(public.as_str())
                 {
                     let sep = if value.contains('?') { '&' } else { '?' };
-                    value.push_str(&format!("{sep}{ATTEMPT_PARAM}={attempt}"));
+                    value.push_str(&format!("{sep}{ATTEMPT_PARAM}={attempt}{route}"));
                 }
             }
         }
@@ -173,7 +183,8 @@ impl Service {
                 result: SendResult::Refused(message),
             })
         };
-        let Some(provider) = self.dialing().provider.clone() else {
+        let route = Route::of(call.route.as_deref());
+        let Some(provider) = self.provider_on(route) else {
             let why = self
                 .dialing()
                 .missing_credentials
@@ -184,7 +195,7 @@ impl Service {
                 format!("Unable to create record: {why} (no request was sent)"),
             );
         };
-        if let Some(why) = self.dialing().missing_credentials.clone() {
+        if let (Route::Primary, Some(why)) = (route, self.dialing().missing_credentials.clone()) {
             return refused(
                 call,
                 format!("Unable to create record: {why} (no request was sent)"),
@@ -198,7 +209,7 @@ impl Service {
         for attempt in 0..6 {
             let started = std::time::Instant::now();
             let answer = provider.create_call(&req).await;
-            self.note_create(&answer, started.elapsed()).await;
+            self.note_create(route, &answer, started.elapsed()).await;
             match answer {
                 Ok(rc) => {
                     return Ok(Sent {
@@ -268,7 +279,7 @@ impl Service {
                             "the provider refused our credentials (HTTP {status}); check the account SID and auth token"
                         );
                         // The refusal is recorded whatever happens to the hold.
-                        if let Err(e) = self.set_hold(Some(why)).await {
+                        if let Err(e) = self.set_hold(route, Some(why)).await {
                             tracing::error!(error = %e, "could not hold dialling");
                         }
                     }
@@ -340,80 +351,6 @@ impl Service {
             self.wake().poller.notify_one();
         }
         Ok(outcomes)
-    }
-
-    /// Why dialling is held, if it is: after the provider refused our credentials (401/403)
-    /// no process on the database file claims a call, so queued calls wait instead of all
-    /// ending `errored`, until `probe_provider` (in any process) sees the credentials accepted
-    /// again. Read from the database (one primary-key lookup); publishes `DialingHeld` when it
-    /// differs from what this process saw last, so a hold set or released by another process
-    /// reaches this one's listeners (the TUI) too.
-    pub async fn dialing_held(&self) -> Result<Option<String>> {
-        let hold = {
-            let mut conn = self.store().read().await?;
-            store::dialing_hold::get(&mut conn).await?
-        };
-        let why = hold.map(|h| h.reason);
-        self.saw_hold(why.clone());
-        Ok(why)
-    }
-
-    /// Notes the hold as seen in (or written to) the database; publishes when it changed.
-    pub(super) fn saw_hold(&self, why: Option<String>) {
-        let changed = {
-            let mut seen = self.hold_seen().lock().unwrap_or_else(|p| p.into_inner());
-            let changed = *seen != why;
-            let ended = if why.is_none() { seen.take() } else { None };
-            *seen = why.clone();
-            if let Some(reason) = ended {
-                self.hold_ended(&reason);
-            }
-            changed
-        };
-        if changed {
-            self.publish(ServiceEvent::DialingHeld(why));
-        }
-    }
-
-    /// Holds dialling for `why`, or frees it (`None`), for every process on the file.
-    pub(super) async fn set_hold(&self, why: Option<String>) -> Result<()> {
-        {
-            let mut conn = self.store().read().await?;
-            match &why {
-                Some(reason) => {
-                    store::dialing_hold::set(&mut conn, reason, &self.now()).await?;
-                }
-                None => {
-                    store::dialing_hold::clear(&mut conn).await?;
-                }
-            }
-        }
-        self.saw_hold(why);
-        Ok(())
-    }
-
-    /// While dialling is held, asks the provider something harmless (a list of calls, a GET)
-    /// and releases the hold when it answers. Does nothing when another process released it.
-    pub async fn probe_provider(&self) -> Result<()> {
-        if self.dialing_held().await?.is_none() {
-            return Ok(());
-        }
-        let Some(provider) = self.dialing().provider.clone() else {
-            return Ok(());
-        };
-        match provider
-            .list_calls("+10000000000", self.clock().now())
-            .await
-        {
-            Ok(_) => {
-                tracing::info!("the provider answers again; dialling resumes");
-                self.set_hold(None).await?;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "dialling still held: the provider refused a check");
-            }
-        }
-        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@
 use super::dialing::{SendResult, UNKNOWN_SUFFIX, chrono_dur};
 use super::{Result, Service, ServiceEvent};
 use crate::domain::PhoneCall;
+use crate::domain::route::Route;
 use crate::domain::status;
 use crate::domain::time::format_ts;
 use crate::provider::{self, ProviderError, RemoteCall};
@@ -47,7 +48,7 @@ impl Service {
                 .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
                 .map(|t| t.with_timezone(&chrono::Utc))
                 .unwrap_or(now);
-            let Some(provider) = self.dialing().provider.clone() else {
+            let Some(provider) = self.provider_on(Route::of(call.route.as_deref())) else {
                 self.resolve(call, SendResult::GivenUp("Unable to create record: dial interrupted and no provider to ask; not redialled".into()))
                     .await?;
                 resolved += 1;
@@ -125,9 +126,9 @@ impl Service {
 
     /// Fetches every call due for a status check; returns how many were fetched.
     pub async fn poll_due(&self) -> Result<usize> {
-        let Some(provider) = self.dialing().provider.clone() else {
+        if self.dialing().provider.is_none() && self.dialing().fallback.is_none() {
             return Ok(0);
-        };
+        }
         let now = self.clock().now();
         let lease =
             format_ts(now + chrono_dur(self.dialing().poll_interval.max(Duration::from_secs(30))));
@@ -138,6 +139,10 @@ impl Service {
         let n = calls.len();
         for call in calls {
             let Some(sid) = call.remote_call_id.clone() else {
+                continue;
+            };
+            // Each call is asked about at the account that placed it.
+            let Some(provider) = self.provider_on(Route::of(call.route.as_deref())) else {
                 continue;
             };
             let result = provider.fetch_call(&sid).await;
@@ -192,7 +197,7 @@ impl Service {
                 let moved = store::phone_calls::apply_remote(&mut conn, &u, &now).await?;
                 if moved && terminal && !status::PHONE_CALL_TERMINAL.contains(&call.status.as_str())
                 {
-                    self.note_outcome(&new_status);
+                    self.note_outcome(Route::of(call.route.as_deref()), &new_status);
                 }
             }
             Err(e) => {

@@ -18,18 +18,20 @@ mod events;
 mod export;
 mod flow_turns;
 mod follow_up;
+mod holds;
 mod import;
 mod participations;
 mod phone_call_batches;
 mod phone_calls;
 mod remote_events;
+mod routes;
 
 pub use batch_operations::{BatchOperationInput, ResultKind};
 pub mod tui_queries;
 pub use callouts::CalloutInput;
 pub use campaigns::Progress;
 pub use changes::ChangeFeed;
-pub use congestion::DialingHealth;
+pub use congestion::{DialingHealth, RouteHealth};
 pub use contacts::ContactInput;
 pub use dial_pace::{CLAIM_LEAD, DialTurn, MAX_CLAIM_LEAD, PACE_GUARD};
 pub use dialing::{DialOutcome, Dialing, SendResult, Sent};
@@ -40,6 +42,7 @@ pub use import::{ImportOptions, ImportProgress, ImportReport, InvalidRow, MAX_IN
 pub use participations::{ParticipationInput, ParticipationParent};
 pub use phone_calls::{PhoneCallInput, PhoneCallParent};
 pub use remote_events::{EventParent, WebhookOutcome, WebhookRequest};
+pub use routes::{Fallback, ON_FALLBACK};
 
 use crate::call_flow::Registry;
 use crate::domain::time::Clock;
@@ -68,9 +71,11 @@ struct Inner {
     /// by every process on the file), so `DialingHeld` is published when it changes.
     hold_seen: std::sync::Mutex<Option<String>>,
     /// This process's recent create answers and call ends (congestion control).
-    congestion: std::sync::Mutex<crate::domain::congestion::Window>,
+    congestion: std::sync::Mutex<[crate::domain::congestion::Window; 2]>,
     /// The account's pace as this process last saw it (`DialingSlowed` on change).
     pace_seen: std::sync::Mutex<congestion::PaceSeen>,
+    /// Whether this process's dialler last claimed on the fallback route.
+    on_fallback: std::sync::atomic::AtomicBool,
     /// The webhooks' group-commit writer, started on first use (inside the runtime).
     webhooks: OnceLock<GroupCommit<remote_events::WebhookJob>>,
 }
@@ -108,6 +113,7 @@ impl Service {
                 hold_seen: std::sync::Mutex::new(None),
                 congestion: Default::default(),
                 pace_seen: Default::default(),
+                on_fallback: Default::default(),
                 webhooks: OnceLock::new(),
             }),
         }

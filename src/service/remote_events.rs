@@ -10,6 +10,7 @@ use super::{Error, Result, Service, ServiceEvent, as_map, json_text};
 use crate::call_flow::{self, avf, twiml};
 use crate::domain::filter::Filter;
 use crate::domain::metadata::{self, MergeMode};
+use crate::domain::route::Route;
 use crate::domain::{Msisdn, status};
 use crate::domain::{Page, Paged, PhoneCall, RemotePhoneCallEvent};
 use crate::store::group_commit::{Done, Job};
@@ -246,7 +247,7 @@ impl Service {
                     "call changed concurrently; webhook event stored only"
                 );
             } else if terminal && !status::PHONE_CALL_TERMINAL.contains(&call.status.as_str()) {
-                self.note_outcome(&new_status);
+                self.note_outcome(Route::of(call.route.as_deref()), &new_status);
             }
         }
 

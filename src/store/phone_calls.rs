@@ -11,7 +11,7 @@ pub(crate) const COLS: &str = "pc.id, pc.callout_participation_id, pc.contact_id
     pc.remote_call_id, pc.remote_status, pc.remote_direction, pc.remote_error_message, pc.metadata, \
     pc.remote_response, pc.remote_request_params, pc.remote_queue_response, \
     COALESCE(pc.call_flow_logic, cp.call_flow_logic, co.call_flow_logic) AS call_flow_logic, \
-    pc.remotely_queued_at, pc.created_at, pc.updated_at, pc.call_flow_logic AS own_call_flow_logic, \
+    pc.remotely_queued_at, pc.route, pc.created_at, pc.updated_at, pc.call_flow_logic AS own_call_flow_logic, \
     cp.callout_id AS callout_id, pc.dial_attempt_id, pc.dial_started_at";
 pub(crate) const FROM: &str = " FROM phone_calls pc \
     LEFT JOIN callout_participations cp ON cp.id = pc.callout_participation_id \
@@ -464,13 +464,13 @@ pub async fn claim_for_dial(
     // and claim more than `limit` rows.
     let sql = match kind {
         Kind::Sqlite => format!(
-            "UPDATE phone_calls SET dial_attempt_id = lower(hex(randomblob(16))), dial_started_at = $1 \
+            "UPDATE phone_calls SET dial_attempt_id = lower(hex(randomblob(16))), dial_started_at = $1, route = $7 \
              WHERE id IN ({candidates}) AND status = 'queued' AND dial_attempt_id IS NULL RETURNING id"
         ),
         Kind::Postgres => format!(
             "WITH picked AS MATERIALIZED ({candidates} FOR UPDATE OF q SKIP LOCKED) \
              UPDATE phone_calls SET dial_attempt_id = replace(gen_random_uuid()::text, '-', ''), \
-                    dial_started_at = $1 \
+                    dial_started_at = $1, route = $7 \
              WHERE id IN (SELECT id FROM picked) AND status = 'queued' AND dial_attempt_id IS NULL \
              RETURNING id"
         ),
@@ -482,6 +482,7 @@ pub async fn claim_for_dial(
     .bind(rules.lead_us)
     .bind(rules.person_since.clone())
     .bind(rules.person_max)
+    .bind(rules.route.name())
     .fetch_all(ex).await)?;
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -509,6 +510,8 @@ pub struct ClaimRules {
     /// `person_since` (a timestamp) reached the provider.
     pub person_since: String,
     pub person_max: i64,
+    /// The route the claimed calls go out on (recorded on each).
+    pub route: crate::domain::route::Route,
 }
 
 /// Undoes claims made earlier in this transaction (calls whose slot turned out not to be due).
@@ -518,7 +521,7 @@ pub async fn unclaim(conn: &mut impl Handle, ids: &[i64]) -> Result<()> {
     }
     let mut qb = Qb::new(
         conn.kind(),
-        "UPDATE phone_calls SET dial_attempt_id = NULL, dial_started_at = NULL \
+        "UPDATE phone_calls SET dial_attempt_id = NULL, dial_started_at = NULL, route = NULL \
          WHERE status = 'queued' AND id IN (",
     );
     qb.push_list(ids).push(")");

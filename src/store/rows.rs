@@ -95,6 +95,7 @@ from_columns!(PhoneCall {
     remote_queue_response,
     call_flow_logic,
     remotely_queued_at,
+    route,
     created_at,
     updated_at,
     own_call_flow_logic,

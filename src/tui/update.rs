@@ -339,6 +339,9 @@ impl App {
                 }
                 self.dialing_held = why.clone();
                 match why {
+                    Some(why) if why.ends_with(crate::service::ON_FALLBACK) => {
+                        self.error(format!("failover: {why}"))
+                    }
                     Some(why) => self.error(format!("dialling held: {why}")),
                     None => self.say("dialling resumed: the provider answers again"),
                 }

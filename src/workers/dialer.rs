@@ -10,6 +10,7 @@
 //! until a harmless request (from any of them) is accepted again. Each turn also lets
 //! congestion control raise a lowered pace back towards the cap.
 
+use crate::domain::route::Route;
 use crate::service::{CLAIM_LEAD, DialTurn, MAX_CLAIM_LEAD, Sent, Service};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -67,10 +68,9 @@ pub async fn run(service: Service, cancel: CancellationToken) {
     let want = burst.clamp(1, MAX_IN_FLIGHT / 2);
     let mut held = false;
     // While held, the provider is asked this often whether it answers again.
-    let probe_every = service
-        .dialing()
-        .poll_interval
-        .min(service.dialing().congestion.probe_every);
+    let probe_every = service.probe_every();
+    // While calls go out on the fallback route, the held primary is asked this often too.
+    let mut primary_probe_at: Option<Instant> = None;
     // At provider rates slots are milliseconds apart: worth a look before each claim. At bulk
     // rates the next slot is always due.
     let peek = service.slot_interval() >= PEEK_FROM;
@@ -127,6 +127,16 @@ pub async fn run(service: Service, cancel: CancellationToken) {
             // Congestion control: back up towards the cap while the provider answers well.
             if let Err(e) = service.congestion_tick().await {
                 tracing::error!(error = %e, "raising the dialling pace failed");
+            }
+            if service.current_route() == Route::Fallback {
+                if primary_probe_at.is_none_or(|t| t <= now) {
+                    primary_probe_at = Some(now + probe_every);
+                    if let Err(e) = service.probe_provider().await {
+                        tracing::error!(error = %e, "probing the primary provider failed");
+                    }
+                }
+            } else {
+                primary_probe_at = None;
             }
         }
         let until = if held {

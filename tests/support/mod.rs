@@ -41,10 +41,33 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
+    /// As `start_with`, with `SCFM_PUBLIC_URL` set to the server's own address, so a fake
+    /// provider's webhooks reach it (and are signed over that URL).
+    pub async fn start_reachable(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("scfm.sqlite3");
+        let mut config = Config::for_tests(&db);
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        config.public_url = Some(format!("http://{addr}"));
+        Self::start_on(dir, config, listener).await
+    }
+
     async fn start_in(dir: TempDir, config: Config) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
+        Self::start_on(dir, config, listener).await
+    }
+
+    async fn start_on(
+        dir: TempDir,
+        config: Config,
+        listener: tokio::net::TcpListener,
+    ) -> TestServer {
         let running = scfm::startup::start(config.clone(), listener)
             .await
             .expect("start scfm");

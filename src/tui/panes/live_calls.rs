@@ -156,6 +156,7 @@ impl Component for LiveCallsPane {
                     c.callout_id.map(|i| i.to_string()).unwrap_or_default(),
                     c.msisdn.clone(),
                     c.status.clone(),
+                    c.route.clone().unwrap_or_default(),
                     short_time(&c.updated_at),
                 ])
             })
@@ -169,12 +170,13 @@ impl Component for LiveCallsPane {
                     thousands(d.total)
                 )),
             ]),
-            &["id", "callout", "msisdn", "status", "updated"],
+            &["id", "callout", "msisdn", "status", "route", "updated"],
             &[
                 Constraint::Length(7),
                 Constraint::Length(7),
                 Constraint::Length(14),
                 Constraint::Length(19),
+                Constraint::Length(8),
                 Constraint::Min(8),
             ],
             rows,

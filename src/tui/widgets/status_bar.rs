@@ -5,7 +5,7 @@ use super::super::action::PaneId;
 use super::super::keymap::Binding;
 use super::super::theme::Theme;
 use super::{progress, thousands, truncate_left};
-use crate::service::ImportProgress;
+use crate::service::{ImportProgress, ON_FALLBACK};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -109,6 +109,10 @@ pub fn render_message(
         ]),
         Some(m) => Line::raw(m.text.clone()),
         None => match (dialling.held, &info.missing_credentials, dialling.slowed) {
+            (Some(why), _, _) if why.ends_with(ON_FALLBACK) => Line::from(vec![
+                Span::styled("failover: ", theme.warning()),
+                Span::raw(why.to_string()),
+            ]),
             (Some(why), _, _) => Line::from(vec![
                 Span::styled("dialling held: ", theme.warning()),
                 Span::raw(why.to_string()),
@@ -150,6 +154,8 @@ pub fn render_status(
         ""
     } else if info.missing_credentials.is_some() {
         ": no credentials"
+    } else if dialling.held.is_some_and(|w| w.ends_with(ON_FALLBACK)) {
+        ": failover"
     } else if dialling.held.is_some() {
         ": dialling held"
     } else if dialling.slowed.is_some() {
