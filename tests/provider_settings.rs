@@ -80,7 +80,8 @@ async fn somleng_without_a_base_url_sends_nothing_to_twilio() {
     let twilio = StandIn::start().await;
     let dir = tempfile::tempdir().unwrap();
     let port = serve::free_port();
-    let mut cmd = serve::command(&dir.path().join("s.sqlite3"), port);
+    let at = scfm::store::Location::for_tests(&dir.path().join("s.sqlite3"));
+    let mut cmd = serve::command_on(&at, dir.path(), port);
     cmd.env("PLATFORM_PROVIDER", "somleng")
         .env("SOMLENG_ACCOUNT_SID", SOMLENG_SID)
         .env("SOMLENG_AUTH_TOKEN", SOMLENG_TOKEN)
@@ -125,7 +126,8 @@ async fn the_twilio_default_goes_where_scfm_twilio_base_url_says() {
     let twilio = StandIn::start().await;
     let dir = tempfile::tempdir().unwrap();
     let port = serve::free_port();
-    let mut cmd = serve::command(&dir.path().join("s.sqlite3"), port);
+    let at = scfm::store::Location::for_tests(&dir.path().join("s.sqlite3"));
+    let mut cmd = serve::command_on(&at, dir.path(), port);
     cmd.env("PLATFORM_PROVIDER", "twilio")
         .env("TWILIO_ACCOUNT_SID", TWILIO_SID)
         .env("TWILIO_AUTH_TOKEN", TWILIO_TOKEN)

@@ -1,11 +1,13 @@
-//! Two `scfm serve` processes on one database file, against one fake provider:
+//! Two `scfm serve` processes on one database (a SQLite file, or PostgreSQL with
+//! `SCFM_TEST_DATABASE`), against one fake provider:
 //! - 500 queued calls: the fake's request log shows every call created exactly once (the
 //!   conditional claim in action);
 //! - a campaign with `max_concurrent_calls`: the calls the fake holds in flight never exceed it,
 //!   though both processes' campaign runners queue calls (the count is taken inside the write
 //!   transaction that queues them), and every participation is called exactly once;
-//! - three processes started at the same moment on a new file all come up: one applies the
-//!   migrations, the others wait for its migration lock and find nothing left to apply.
+//! - three processes started at the same moment on a new SQLite file all come up: one applies
+//!   the migrations, the others wait for its migration lock and find nothing left to apply
+//!   (SQLite's own; PostgreSQL's migrations take an advisory lock).
 
 #![allow(clippy::unwrap_used)]
 
@@ -200,8 +202,14 @@ async fn two_processes_never_dial_a_call_twice() {
 
 /// Both processes dial for the fake, calls go back to the first (public URL) as status
 /// callbacks; a call lasts ~180 ms at the fake, so the calls of one round overlap.
-fn campaign_command(db: &std::path::Path, port: u16, public: u16, fake: &FakeProvider) -> Command {
-    let mut cmd = serve::command(db, port);
+fn campaign_command(
+    db: &scfm::store::Location,
+    dir: &std::path::Path,
+    port: u16,
+    public: u16,
+    fake: &FakeProvider,
+) -> Command {
+    let mut cmd = serve::command_on(db, dir, port);
     cmd.env("PLATFORM_PROVIDER", "twilio")
         .env("TWILIO_ACCOUNT_SID", fake.account_sid())
         .env("TWILIO_AUTH_TOKEN", fake.auth_token())
@@ -221,17 +229,17 @@ async fn two_processes_keep_a_campaign_within_max_concurrent_calls() {
     config.run_twiml = false;
     let fake = FakeProvider::start(config).await;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shared.sqlite3");
+    let db = scfm::store::Location::for_tests(&dir.path().join("shared.sqlite3"));
     let (pa, pb) = (serve::free_port(), serve::free_port());
     // Both started together on the fresh file (the migration lock makes one wait for the
     // other's migrations), so their campaign runners' once-a-second passes come close together.
     let mut a = Serve::spawn(
-        campaign_command(&db, pa, pa, &fake),
+        campaign_command(&db, dir.path(), pa, pa, &fake),
         pa,
         dir.path().join("a.log"),
     );
     let mut b = Serve::spawn(
-        campaign_command(&db, pb, pa, &fake),
+        campaign_command(&db, dir.path(), pb, pa, &fake),
         pb,
         dir.path().join("b.log"),
     );
@@ -309,8 +317,13 @@ async fn two_processes_keep_a_campaign_within_max_concurrent_calls() {
 }
 
 /// One `scfm serve` dialling `fake`, probing every second while held.
-fn hold_command(db: &std::path::Path, port: u16, fake: &FakeProvider) -> Command {
-    let mut cmd = serve::command(db, port);
+fn hold_command(
+    db: &scfm::store::Location,
+    dir: &std::path::Path,
+    port: u16,
+    fake: &FakeProvider,
+) -> Command {
+    let mut cmd = serve::command_on(db, dir, port);
     cmd.env("PLATFORM_PROVIDER", "twilio")
         .env("TWILIO_ACCOUNT_SID", fake.account_sid())
         .env("TWILIO_AUTH_TOKEN", fake.auth_token())
@@ -352,15 +365,15 @@ async fn a_refused_credential_in_one_process_holds_both() {
         fakes.push(fake);
     }
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("shared.sqlite3");
+    let db = scfm::store::Location::for_tests(&dir.path().join("shared.sqlite3"));
     let (pa, pb) = (serve::free_port(), serve::free_port());
     let mut a = Serve::spawn(
-        hold_command(&db, pa, &fakes[0]),
+        hold_command(&db, dir.path(), pa, &fakes[0]),
         pa,
         dir.path().join("a.log"),
     );
     let mut b = Serve::spawn(
-        hold_command(&db, pb, &fakes[1]),
+        hold_command(&db, dir.path(), pb, &fakes[1]),
         pb,
         dir.path().join("b.log"),
     );

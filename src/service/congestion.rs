@@ -14,6 +14,7 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 
 use super::dial_pace::local_now_us;
+use super::routes::choose;
 
 /// This process's view of the routes' paces.
 #[derive(Debug)]
@@ -345,7 +346,18 @@ impl Service {
                     recent: self.windows()[route.index()].recent(Instant::now(), &d.congestion),
                 });
             }
-            self.pick_route(&mut conn).await?
+            // The route from the same reads as the figures above, so they agree.
+            let hold_of = |r: Route| {
+                routes
+                    .iter()
+                    .find(|h| h.route == r)
+                    .and_then(|h| h.hold_reason.clone())
+            };
+            let fallback = d.fallback.as_ref().map(|_| hold_of(Route::Fallback));
+            choose(
+                hold_of(Route::Primary).as_deref(),
+                fallback.as_ref().map(|f| f.as_deref()),
+            )
         };
         self.saw_hold(picked.1);
         let shown = picked.0.unwrap_or(Route::Primary);

@@ -75,26 +75,19 @@ impl Service {
         tx: &mut impl store::Handle,
     ) -> Result<(Option<Route>, Option<String>)> {
         let primary = store::dialing_hold::get(tx, Route::Primary).await?;
-        let Some(primary) = primary else {
+        if primary.is_none() {
             return Ok((Some(Route::Primary), None));
-        };
-        if self.dialing().fallback.is_none() {
-            return Ok((None, Some(primary.reason)));
         }
-        let fallback = store::dialing_hold::get(tx, Route::Fallback).await?;
-        Ok(match fallback {
-            None => (
-                Some(Route::Fallback),
-                Some(on_fallback_notice(&primary.reason)),
-            ),
-            Some(f) => (
-                None,
-                Some(format!(
-                    "{}; the fallback route is held too: {}",
-                    primary.reason, f.reason
-                )),
-            ),
-        })
+        let fallback = match self.dialing().fallback {
+            Some(_) => Some(store::dialing_hold::get(tx, Route::Fallback).await?),
+            None => None,
+        };
+        let reason =
+            |h: &Option<store::dialing_hold::DialingHold>| h.as_ref().map(|h| h.reason.clone());
+        Ok(choose(
+            reason(&primary).as_deref(),
+            fallback.as_ref().map(reason).as_ref().map(|f| f.as_deref()),
+        ))
     }
 
     /// How often a held route is asked whether its provider answers again.
@@ -109,7 +102,44 @@ impl Service {
 /// TUI then says "failover", not "held").
 pub const ON_FALLBACK: &str = "; calls go out on the fallback route";
 
+/// The route new attempts go out on and the notice for it, from the primary's hold and (when a
+/// fallback is configured) the fallback's.
+pub(super) fn choose(
+    primary: Option<&str>,
+    fallback: Option<Option<&str>>,
+) -> (Option<Route>, Option<String>) {
+    match (primary, fallback) {
+        (None, _) => (Some(Route::Primary), None),
+        (Some(p), None) => (None, Some(p.to_string())),
+        (Some(p), Some(None)) => (Some(Route::Fallback), Some(on_fallback_notice(p))),
+        (Some(p), Some(Some(f))) => (
+            None,
+            Some(format!("{p}; the fallback route is held too: {f}")),
+        ),
+    }
+}
+
 /// What the TUI says while the primary is held and calls go out on the fallback.
 pub(super) fn on_fallback_notice(primary: &str) -> String {
     format!("primary route: {primary}{ON_FALLBACK}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_takes_over_only_while_the_primary_is_held_and_it_is_free() {
+        assert_eq!(
+            choose(None, Some(Some("down"))),
+            (Some(Route::Primary), None)
+        );
+        assert_eq!(choose(Some("401"), None), (None, Some("401".into())));
+        let (route, notice) = choose(Some("401"), Some(None));
+        assert_eq!(route, Some(Route::Fallback));
+        assert!(notice.unwrap().ends_with(ON_FALLBACK));
+        let (route, notice) = choose(Some("401"), Some(Some("503")));
+        assert_eq!(route, None);
+        assert!(notice.unwrap().contains("held too: 503"));
+    }
 }

@@ -210,8 +210,11 @@ impl Store {
         use sqlx::migrate::MigrateDatabase;
         if !sqlx::Postgres::database_exists(&url).await? {
             if let Err(e) = sqlx::Postgres::create_database(&url).await {
-                // Another process may have created it meanwhile (42P04: duplicate database).
-                let dup = matches!(&e, sqlx::Error::Database(db) if db.code().as_deref() == Some("42P04"));
+                // Another process may have created it meanwhile: 42P04 (duplicate database),
+                // or 23505 on `pg_database_datname_index` when two CREATE DATABASE statements
+                // race each other's catalog insert (two `scfm serve` started together).
+                let dup = matches!(&e, sqlx::Error::Database(db)
+                    if matches!(db.code().as_deref(), Some("42P04" | "23505")));
                 if !dup {
                     return Err(e.into());
                 }
