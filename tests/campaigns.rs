@@ -20,16 +20,7 @@ fn use_fake(c: &mut scfm::config::Config, fake: &FakeProvider, cps: f64) {
 }
 
 async fn post_json(s: &TestServer, path: &str, body: Value) -> Value {
-    let r = s
-        .http
-        .post(s.url(path))
-        .bearer_auth(support::TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json().await.unwrap()
+    s.post_json(path, body).await
 }
 
 /// Contacts with these numbers in callout 1 with `dialing`; returns the callout JSON.
@@ -38,23 +29,7 @@ async fn campaign(s: &TestServer, numbers: &[String], dialing: Value) -> Value {
         post_json(s, "/api/contacts", json!({ "msisdn": n })).await;
     }
     let callout = post_json(s, "/api/callouts", json!({ "dialing": dialing })).await;
-    let id = callout["id"].as_i64().unwrap();
-    let op = post_json(
-        s,
-        &format!("/api/callouts/{id}/batch_operations"),
-        json!({"type": "BatchOperation::CalloutPopulation"}),
-    )
-    .await;
-    post_json(
-        s,
-        &format!("/api/batch_operations/{}/batch_operation_events", op["id"]),
-        json!({"event": "queue"}),
-    )
-    .await;
-    s.wait_for(&format!("/api/batch_operations/{}", op["id"]), |v| {
-        v["status"] == "finished"
-    })
-    .await;
+    s.populate(callout["id"].as_i64().unwrap()).await;
     callout
 }
 

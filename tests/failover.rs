@@ -25,22 +25,6 @@ use support::fake_provider::{FakeConfig, FakeProvider, Fault, FaultAction, PathM
 const PEOPLE: usize = 150;
 const CAP: f64 = 20.0;
 
-async fn post_json(s: &TestServer, path: &str, body: Value) -> Value {
-    let r = s
-        .http
-        .post(s.url(path))
-        .bearer_auth(support::TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    if r.status() == 204 {
-        return Value::Null;
-    }
-    r.json().await.unwrap()
-}
-
 async fn get_json(s: &TestServer, path: &str) -> Value {
     s.get(path).send().await.unwrap().json().await.unwrap()
 }
@@ -49,8 +33,7 @@ async fn get_json(s: &TestServer, path: &str) -> Value {
 /// webhooks.
 async fn start_campaign(s: &TestServer) -> i64 {
     for i in 0..PEOPLE {
-        post_json(
-            s,
+        s.post_json(
             "/api/contacts",
             json!({ "msisdn": format!("+85516{i:06}") }),
         )
@@ -58,26 +41,12 @@ async fn start_campaign(s: &TestServer) -> i64 {
     }
     let dialing = json!({"from": "1234", "call_flow_logic": "CallFlowLogic::HelloWorld",
         "max_calls_per_second": CAP, "max_concurrent_calls": 1000, "max_attempts": 1});
-    let callout = post_json(s, "/api/callouts", json!({ "dialing": dialing })).await;
+    let callout = s
+        .post_json("/api/callouts", json!({ "dialing": dialing }))
+        .await;
     let id = callout["id"].as_i64().unwrap();
-    let op = post_json(
-        s,
-        &format!("/api/callouts/{id}/batch_operations"),
-        json!({"type": "BatchOperation::CalloutPopulation"}),
-    )
-    .await;
-    post_json(
-        s,
-        &format!("/api/batch_operations/{}/batch_operation_events", op["id"]),
-        json!({"event": "queue"}),
-    )
-    .await;
-    s.wait_for(&format!("/api/batch_operations/{}", op["id"]), |v| {
-        v["status"] == "finished"
-    })
-    .await;
-    post_json(
-        s,
+    s.populate(id).await;
+    s.post_json(
         &format!("/api/callouts/{id}/callout_events"),
         json!({"event": "start"}),
     )

@@ -36,10 +36,9 @@ impl Default for PaceSeen {
     }
 }
 
-/// One route's state, for `GET /api/health`.
+/// One route's hold, pace and recent signals, for `GET /api/health`.
 #[derive(Debug, Clone, Serialize)]
-pub struct RouteHealth {
-    pub route: Route,
+pub struct RouteFigures {
     pub provider: String,
     pub held: bool,
     pub hold_reason: Option<String>,
@@ -54,8 +53,17 @@ pub struct RouteHealth {
     pub recent: Recent,
 }
 
+/// A route and its figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteHealth {
+    pub route: Route,
+    #[serde(flatten)]
+    pub figures: RouteFigures,
+}
+
 /// Where dialling stands, for `GET /api/health` and the TUI: the route new attempts go out on
-/// (its figures at the top level) and every configured route.
+/// (its figures at the top level; the primary's while nothing goes out) and every configured
+/// route.
 #[derive(Debug, Clone, Serialize)]
 pub struct DialingHealth {
     /// `ok`, `slowed` (congestion control has lowered the pace), `failover` (the primary is
@@ -64,15 +72,8 @@ pub struct DialingHealth {
     pub status: &'static str,
     /// The route new attempts go out on (null while held).
     pub route: Option<Route>,
-    pub provider: String,
-    pub held: bool,
-    pub hold_reason: Option<String>,
-    pub held_since: Option<String>,
-    pub calls_per_second: f64,
-    pub pace_share: f64,
-    pub current_calls_per_second: f64,
-    pub slowed_because: Option<String>,
-    pub recent: Recent,
+    #[serde(flatten)]
+    pub current: RouteFigures,
     pub routes: Vec<RouteHealth>,
 }
 
@@ -335,15 +336,17 @@ impl Service {
                 };
                 routes.push(RouteHealth {
                     route,
-                    provider,
-                    held: hold.is_some(),
-                    hold_reason: hold.as_ref().map(|h| h.reason.clone()),
-                    held_since: hold.map(|h| h.since),
-                    calls_per_second: cap,
-                    pace_share: pace.share,
-                    current_calls_per_second: cap * pace.share,
-                    slowed_because: if pace.share < 1.0 { pace.reason } else { None },
-                    recent: self.windows()[route.index()].recent(Instant::now(), &d.congestion),
+                    figures: RouteFigures {
+                        provider,
+                        held: hold.is_some(),
+                        hold_reason: hold.as_ref().map(|h| h.reason.clone()),
+                        held_since: hold.map(|h| h.since),
+                        calls_per_second: cap,
+                        pace_share: pace.share,
+                        current_calls_per_second: cap * pace.share,
+                        slowed_because: if pace.share < 1.0 { pace.reason } else { None },
+                        recent: self.windows()[route.index()].recent(Instant::now(), &d.congestion),
+                    },
                 });
             }
             // The route from the same reads as the figures above, so they agree.
@@ -351,7 +354,7 @@ impl Service {
                 routes
                     .iter()
                     .find(|h| h.route == r)
-                    .and_then(|h| h.hold_reason.clone())
+                    .and_then(|h| h.figures.hold_reason.clone())
             };
             let fallback = d.fallback.as_ref().map(|_| hold_of(Route::Fallback));
             choose(
@@ -361,10 +364,10 @@ impl Service {
         };
         self.saw_hold(picked.1);
         let shown = picked.0.unwrap_or(Route::Primary);
-        let top = routes
+        let current = routes
             .iter()
             .find(|r| r.route == shown)
-            .cloned()
+            .map(|r| r.figures.clone())
             .ok_or_else(|| super::Error::Internal("no route to show".into()))?;
         let status = if d.missing_credentials.is_some() || d.provider.is_none() {
             "off"
@@ -372,22 +375,14 @@ impl Service {
             match picked.0 {
                 None => "held",
                 Some(Route::Fallback) => "failover",
-                Some(Route::Primary) if top.pace_share < 1.0 => "slowed",
+                Some(Route::Primary) if current.pace_share < 1.0 => "slowed",
                 Some(Route::Primary) => "ok",
             }
         };
         Ok(DialingHealth {
             status,
             route: picked.0,
-            provider: top.provider,
-            held: picked.0.is_none(),
-            hold_reason: top.hold_reason,
-            held_since: top.held_since,
-            calls_per_second: top.calls_per_second,
-            pace_share: top.pace_share,
-            current_calls_per_second: top.current_calls_per_second,
-            slowed_because: top.slowed_because,
-            recent: top.recent,
+            current,
             routes,
         })
     }

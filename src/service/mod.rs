@@ -31,7 +31,7 @@ pub mod tui_queries;
 pub use callouts::CalloutInput;
 pub use campaigns::Progress;
 pub use changes::ChangeFeed;
-pub use congestion::{DialingHealth, RouteHealth};
+pub use congestion::{DialingHealth, RouteFigures, RouteHealth};
 pub use contacts::ContactInput;
 pub use dial_pace::{CLAIM_LEAD, DialTurn, MAX_CLAIM_LEAD, PACE_GUARD};
 pub use dialing::{DialOutcome, Dialing, SendResult, Sent};

@@ -161,6 +161,42 @@ impl TestServer {
             .body(body.to_string())
     }
 
+    /// POSTs `body` as JSON to `path`; panics unless it succeeds; its JSON (null for a 204).
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        if r.status() == reqwest::StatusCode::NO_CONTENT {
+            return serde_json::Value::Null;
+        }
+        r.json().await.expect("json")
+    }
+
+    /// Populates callout `id` with every contact (a `CalloutPopulation` run to its end).
+    pub async fn populate(&self, id: i64) {
+        let op = self
+            .post_json(
+                &format!("/api/callouts/{id}/batch_operations"),
+                serde_json::json!({"type": "BatchOperation::CalloutPopulation"}),
+            )
+            .await;
+        self.post_json(
+            &format!("/api/batch_operations/{}/batch_operation_events", op["id"]),
+            serde_json::json!({"event": "queue"}),
+        )
+        .await;
+        self.wait_for(&format!("/api/batch_operations/{}", op["id"]), |v| {
+            v["status"] == "finished"
+        })
+        .await;
+    }
+
     /// Polls `path` until `pred` holds on its JSON, or panics after 10 s.
     pub async fn wait_for(
         &self,
