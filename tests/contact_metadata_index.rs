@@ -1,6 +1,10 @@
-//! The `contact_metadata` side table (issue 7, row 3): after every write path of
-//! `contacts.metadata` it must equal a json_each recomputation, and a metadata filter answered
-//! through it must select exactly the contacts the scan selects, for every value type.
+//! Metadata preview counts and filters by (key, value), on both engines. SQLite answers them from
+//! the `contact_metadata` side table (issue 7, row 3), PostgreSQL's counts from the
+//! `contact_metadata_counts` deltas (issue 12, row P3). After every write path of
+//! `contacts.metadata` each must equal a recomputation from the contacts (SQLite: json_each in
+//! SQL; PostgreSQL: the metadata parsed here, in Rust), and a count or filter answered through it
+//! must select exactly the contacts the scan selects, for every value type. The backlog tests are
+//! SQLite's own (PostgreSQL's import has no backlog).
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,14 +16,30 @@ use scfm::domain::time::Clock;
 use scfm::service::{
     CalloutInput, ContactInput, ImportOptions, Service, WebhookOutcome, WebhookRequest,
 };
-use scfm::store::Store;
+use scfm::store::engine::Db;
+use scfm::store::{Location, Store};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use tempfile::TempDir;
 
 async fn service(dir: &TempDir) -> Service {
-    let store = Store::open(&dir.path().join("scfm.sqlite3")).await.unwrap();
+    let store = Store::open(Location::for_tests(&dir.path().join("scfm.sqlite3")))
+        .await
+        .unwrap();
     Service::new(store, Clock::System, Registry::default())
+}
+
+/// The same store again (SQLite: the file; PostgreSQL: the same database).
+async fn reopen(svc: Service) -> Service {
+    let at = svc.store().location().clone();
+    svc.store().close().await;
+    drop(svc);
+    Service::new(
+        Store::open(at).await.unwrap(),
+        Clock::System,
+        Registry::default(),
+    )
 }
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -28,10 +48,14 @@ fn obj(v: Value) -> Map<String, Value> {
 
 type SideRow = (String, String, i64);
 
-/// The side table equals one row per top-level string member of every contact, and no import
-/// backlog is left.
+/// SQLite: the side table equals one row per top-level string member of every contact, and no
+/// import backlog is left. PostgreSQL: the deltas sum, per pair, to the number of contacts with
+/// that top-level string member, recomputed here from the stored metadata text.
 async fn assert_consistent(svc: &Service, when: &str) {
-    let pool = svc.store().sqlite_pool().expect("a SQLite store");
+    let pool = match svc.store().db() {
+        Db::Sqlite(pool) => pool,
+        Db::Postgres(pool) => return assert_counts_consistent(pool, when).await,
+    };
     let side: Vec<SideRow> =
         sqlx::query_as("SELECT key, value, contact_id FROM contact_metadata ORDER BY 1, 2, 3")
             .fetch_all(pool)
@@ -50,6 +74,55 @@ async fn assert_consistent(svc: &Service, when: &str) {
         .await
         .unwrap();
     assert_eq!(backlog, 0, "backlog after {when}");
+}
+
+/// Per (key, value): how many contacts have that top-level string member (serde_json keeps the
+/// last of repeated keys, as `jsonb` does).
+fn recount(metadata: &[String]) -> BTreeMap<(String, String), i64> {
+    let mut want = BTreeMap::new();
+    for m in metadata {
+        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(m) {
+            for (k, v) in map {
+                if let Value::String(v) = v {
+                    *want.entry((k, v)).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    want
+}
+
+async fn assert_counts_consistent(pool: &sqlx::PgPool, when: &str) {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT key, value, sum(n)::bigint FROM contact_metadata_counts GROUP BY 1, 2 \
+         HAVING sum(n) <> 0 ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let got: BTreeMap<(String, String), i64> =
+        rows.into_iter().map(|(k, v, n)| ((k, v), n)).collect();
+    let metadata: Vec<String> = sqlx::query_scalar("SELECT metadata FROM contacts")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(got, recount(&metadata), "metadata counts after {when}");
+}
+
+/// One integer from `sql` with one bind, on the service's engine.
+async fn scalar(svc: &Service, sql: &str, bind: i64) -> i64 {
+    match svc.store().db() {
+        Db::Sqlite(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+            .bind(bind)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        Db::Postgres(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+            .bind(bind)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    }
 }
 
 async fn create(svc: &Service, msisdn: &str, meta: Value) -> i64 {
@@ -78,12 +151,6 @@ async fn update(svc: &Service, id: i64, meta: Value, mode: MergeMode) {
 
 #[tokio::test]
 async fn side_table_follows_every_write_path() {
-    if scfm::store::location::skip_on_postgres(
-        "side_table_follows_every_write_path",
-        "the contact_metadata side table exists only on SQLite (PostgreSQL filters use a GIN index)",
-    ) {
-        return;
-    }
     let dir = TempDir::new().unwrap();
     let svc = service(&dir).await;
     assert_consistent(&svc, "an empty database").await;
@@ -199,12 +266,6 @@ async fn side_table_follows_every_write_path() {
 /// scan (a backlog row makes every metadata filter scan).
 #[tokio::test]
 async fn side_table_filters_equal_the_scan() {
-    if scfm::store::location::skip_on_postgres(
-        "side_table_filters_equal_the_scan",
-        "the contact_metadata side table exists only on SQLite (PostgreSQL filters use a GIN index)",
-    ) {
-        return;
-    }
     let dir = TempDir::new().unwrap();
     let svc = service(&dir).await;
     let values = [
@@ -270,7 +331,14 @@ async fn side_table_filters_equal_the_scan() {
     filters.push(json!({"metadata": {"province": "Kandal", "$": "Kandal"}}));
     filters.push(json!({"metadata": {"province": "Kandal"}, "msisdn": "+85512000007"}));
 
-    let pool = svc.store().sqlite_pool().expect("a SQLite store").clone();
+    let metadata: Vec<String> = match svc.store().db() {
+        Db::Sqlite(_) => Vec::new(),
+        Db::Postgres(pool) => sqlx::query_scalar("SELECT metadata FROM contacts")
+            .fetch_all(pool)
+            .await
+            .unwrap(),
+    };
+    let recounted = recount(&metadata);
     let mut hits = 0;
     for q in &filters {
         let f = Filter::parse(Family::Contact, Some(q));
@@ -298,16 +366,35 @@ async fn side_table_filters_equal_the_scan() {
             (count, page.total, paged, keyset)
         };
         let side = ask().await;
-        sqlx::query("INSERT INTO contact_metadata_backlog (id, after_id) VALUES (1, 0)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        let scan = ask().await;
-        sqlx::query("DELETE FROM contact_metadata_backlog")
-            .execute(&pool)
-            .await
-            .unwrap();
-        assert_eq!(side, scan, "filter {q}");
+        match svc.store().db() {
+            // The scan: a backlog row makes every metadata filter scan.
+            Db::Sqlite(pool) => {
+                sqlx::query("INSERT INTO contact_metadata_backlog (id, after_id) VALUES (1, 0)")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+                let scan = ask().await;
+                sqlx::query("DELETE FROM contact_metadata_backlog")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+                assert_eq!(side, scan, "filter {q}");
+            }
+            // The count (from the deltas for one pair) equals the page's total (the filter's
+            // own SQL, GIN containment or the walk) and, for one pair, the recount.
+            Db::Postgres(_) => {
+                assert_eq!(side.0, side.1, "count vs list total, filter {q}");
+                if let [only] = f.conds.as_slice() {
+                    if let Some((k, v)) = scfm::store::filter::side_table_pair(only) {
+                        let want = recounted
+                            .get(&(k.to_string(), v.to_string()))
+                            .copied()
+                            .unwrap_or(0);
+                        assert_eq!(side.0, want, "count vs recount, filter {q}");
+                    }
+                }
+            }
+        }
         if side.0 > 0 {
             hits += 1;
         }
@@ -337,12 +424,12 @@ async fn side_table_filters_equal_the_scan() {
         .await
         .unwrap();
     while svc.run_next_batch_operation().await.unwrap() {}
-    let got: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM callout_participations WHERE callout_id = ?")
-            .bind(callout.id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let got = scalar(
+        &svc,
+        "SELECT count(*) FROM callout_participations WHERE callout_id = $1",
+        callout.id,
+    )
+    .await;
     assert_eq!(got, want);
 }
 
@@ -380,10 +467,97 @@ async fn leftover_backlog_is_filled_on_open() {
         Some(&json!({"metadata": {"province": "Kandal"}})),
     );
     assert_eq!(svc.count_contacts(&f).await.unwrap(), 15, "scan meanwhile");
-    svc.store().close().await;
-    drop(svc);
-
-    let svc = service(&dir).await;
+    let svc = reopen(svc).await;
     assert_consistent(&svc, "reopen").await;
     assert_eq!(svc.count_contacts(&f).await.unwrap(), 15);
+}
+
+/// Delta rows of one pair (PostgreSQL), or `None` on SQLite.
+async fn delta_rows(svc: &Service, key: &str, value: &str) -> Option<i64> {
+    match svc.store().db() {
+        Db::Sqlite(_) => None,
+        Db::Postgres(pool) => Some(
+            sqlx::query_scalar(
+                "SELECT count(*) FROM contact_metadata_counts WHERE key = $1 AND value = $2",
+            )
+            .bind(key)
+            .bind(value)
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        ),
+    }
+}
+
+/// Many one-contact writes, some at the same time as counts: each count is exact. On
+/// PostgreSQL each write appends a delta row; a count that finds more than
+/// `FOLD_ABOVE` folds them into one, and a pair whose contacts are all gone folds away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_stay_exact_through_small_writes_and_folds() {
+    let dir = TempDir::new().unwrap();
+    let svc = std::sync::Arc::new(service(&dir).await);
+    let kandal = Filter::parse(
+        Family::Contact,
+        Some(&json!({"metadata": {"province": "Kandal"}})),
+    );
+    let fold_above = scfm::store::metadata_counts::FOLD_ABOVE;
+    let n = (fold_above as usize) * 3;
+    // Writers and a counter at once: every count lies between what was committed before it
+    // started and what was committed when it ended.
+    let writer = {
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..n {
+                let province = ["Kandal", "Kep"][i % 2];
+                ids.push(
+                    create(
+                        &svc,
+                        &format!("+8551400{i:04}"),
+                        json!({"province": province}),
+                    )
+                    .await,
+                );
+            }
+            ids
+        })
+    };
+    let mut last = 0;
+    while !writer.is_finished() {
+        let c = svc.count_contacts(&kandal).await.unwrap();
+        assert!(
+            c >= last && c <= n.div_ceil(2) as i64,
+            "count {c} after {last}"
+        );
+        last = c;
+        tokio::task::yield_now().await;
+    }
+    let ids = writer.await.unwrap();
+    let half = n.div_ceil(2) as i64;
+    assert_eq!(svc.count_contacts(&kandal).await.unwrap(), half);
+    if let Some(rows) = delta_rows(&svc, "province", "Kandal").await {
+        assert!(rows <= fold_above, "{rows} delta rows left after counting");
+    }
+    assert_consistent(&svc, "small creates").await;
+
+    // Move every Kandal contact to Kep one by one, then delete every contact.
+    for (i, id) in ids.iter().enumerate() {
+        if i % 2 == 0 {
+            update(&svc, *id, json!({"province": "Kep"}), MergeMode::Merge).await;
+        }
+    }
+    assert_eq!(svc.count_contacts(&kandal).await.unwrap(), 0);
+    if let Some(rows) = delta_rows(&svc, "province", "Kandal").await {
+        assert_eq!(rows, 0, "a pair counted to zero folds away");
+    }
+    assert_consistent(&svc, "small updates").await;
+    for id in &ids {
+        svc.delete_contact(*id).await.unwrap();
+    }
+    let kep = Filter::parse(
+        Family::Contact,
+        Some(&json!({"metadata": {"province": "Kep"}})),
+    );
+    assert_eq!(svc.count_contacts(&kep).await.unwrap(), 0);
+    assert_consistent(&svc, "deletes").await;
 }

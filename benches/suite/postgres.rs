@@ -241,7 +241,7 @@ async fn p3(rep: &mut Report, svc: &Service, kandal: i64) -> Result<()> {
     let (ts, tb) = (median(&t_scfm), median(&t_base));
     rep.row(
         "P3",
-        "Preview count on metadata province / gender / name (any key), `Service::count_contacts` (GIN)".into(),
+        "Preview count on metadata province / gender / name (any key), `Service::count_contacts` (summed deltas)".into(),
         format!("median {:.1} ms, worst {:.1} ms", ms(ts), ms(worst)),
         format!("{:.1} ms: count(*) … (metadata::jsonb)->>'province' by hand (scan)", ms(tb)),
     );

@@ -2,7 +2,7 @@
 
 use super::engine::{Engine, Handle, Kind, Qb, on_engine};
 use super::filter::{push_contact_filter, push_filter, side_table_pair};
-use super::{Contact, Page, Paged, Result, StoreError};
+use super::{Contact, Page, Paged, Result, StoreError, metadata_counts};
 use crate::domain::filter::Filter;
 
 const COLS: &str = "c.id, c.msisdn, c.metadata, c.created_at, c.updated_at";
@@ -159,6 +159,23 @@ pub async fn keyset(
 
 pub async fn count(conn: &mut impl Handle, filter: &Filter) -> Result<i64> {
     let kind = conn.kind();
+    // PostgreSQL: one metadata pair alone is summed from its counts (migration 0012), whatever
+    // the key; the GIN index would find the contacts but count(*) must visit each of them.
+    if kind == Kind::Postgres {
+        if let Some((key, value)) = match filter.conds.as_slice() {
+            [only] => side_table_pair(only),
+            _ => None,
+        } {
+            let (n, rows) = metadata_counts::count(conn, key, value).await?;
+            if rows > metadata_counts::FOLD_ABOVE {
+                // Best effort: a failed fold (a deadlock with another) changes nothing.
+                if let Err(e) = metadata_counts::fold(conn, key, value).await {
+                    tracing::warn!(error = %e, "folding metadata counts");
+                }
+            }
+            return Ok(n);
+        }
+    }
     with_side_table(conn, uses_side_table(filter), async |conn, side| {
         let only = match filter.conds.as_slice() {
             [only] if side => side_table_pair(only),

@@ -25,6 +25,7 @@ pub mod group_commit;
 pub mod import;
 pub mod location;
 pub mod locks;
+pub mod metadata_counts;
 pub mod pace;
 mod page;
 pub mod participations;
