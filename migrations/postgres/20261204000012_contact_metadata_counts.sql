@@ -20,49 +20,52 @@ CREATE TABLE contact_metadata_counts (
 );
 CREATE INDEX contact_metadata_counts_pair ON contact_metadata_counts (key, value) INCLUDE (n);
 
--- The (key, value) pairs of one contact's metadata text.
-CREATE FUNCTION contact_metadata_pairs(metadata text)
-RETURNS TABLE (key text, value text) LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT j.key, j.value #>> '{}'
-    FROM jsonb_each(CASE WHEN jsonb_typeof(metadata::jsonb) = 'object'
-                         THEN metadata::jsonb ELSE '{}'::jsonb END) AS j
-    WHERE jsonb_typeof(j.value) = 'string'
-$$;
-
+-- Each statement below reads a contact's pairs the same way: its metadata cast to jsonb once
+-- (the `OFFSET 0` keeps the planner from repeating the cast for each use), its top-level
+-- string members (anything but an object gives none).
 INSERT INTO contact_metadata_counts (key, value, n)
-SELECT p.key, p.value, count(*) FROM contacts c, contact_metadata_pairs(c.metadata) p
-GROUP BY 1, 2;
+SELECT j.key, j.value #>> '{}', count(*)
+  FROM (SELECT c.metadata::jsonb AS m FROM contacts c OFFSET 0) AS x,
+       jsonb_each(CASE WHEN jsonb_typeof(x.m) = 'object' THEN x.m ELSE '{}' END) AS j
+ WHERE jsonb_typeof(j.value) = 'string'
+ GROUP BY 1, 2;
 
 CREATE FUNCTION contact_metadata_counts_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO contact_metadata_counts (key, value, n)
-    SELECT p.key, p.value, count(*) FROM new_rows c, contact_metadata_pairs(c.metadata) p
-    GROUP BY 1, 2;
+    SELECT j.key, j.value #>> '{}', count(*)
+      FROM (SELECT c.metadata::jsonb AS m FROM new_rows c OFFSET 0) AS x,
+           jsonb_each(CASE WHEN jsonb_typeof(x.m) = 'object' THEN x.m ELSE '{}' END) AS j
+     WHERE jsonb_typeof(j.value) = 'string'
+     GROUP BY 1, 2;
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION contact_metadata_counts_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO contact_metadata_counts (key, value, n)
-    SELECT d.key, d.value, sum(d.n) FROM (
-        SELECT p.key, p.value, -1 AS n
-          FROM old_rows o JOIN new_rows c ON c.id = o.id, contact_metadata_pairs(o.metadata) p
-         WHERE o.metadata <> c.metadata
-        UNION ALL
-        SELECT p.key, p.value, 1
-          FROM new_rows c JOIN old_rows o ON o.id = c.id, contact_metadata_pairs(c.metadata) p
-         WHERE o.metadata <> c.metadata
-    ) AS d
-    GROUP BY 1, 2
-    HAVING sum(d.n) <> 0;
+    SELECT j.key, j.value #>> '{}', sum(x.d)
+      FROM (SELECT o.metadata::jsonb AS m, -1 AS d
+              FROM old_rows o JOIN new_rows c ON c.id = o.id WHERE o.metadata <> c.metadata
+            UNION ALL
+            SELECT c.metadata::jsonb, 1
+              FROM new_rows c JOIN old_rows o ON o.id = c.id WHERE o.metadata <> c.metadata
+            OFFSET 0) AS x,
+           jsonb_each(CASE WHEN jsonb_typeof(x.m) = 'object' THEN x.m ELSE '{}' END) AS j
+     WHERE jsonb_typeof(j.value) = 'string'
+     GROUP BY 1, 2
+    HAVING sum(x.d) <> 0;
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION contact_metadata_counts_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO contact_metadata_counts (key, value, n)
-    SELECT p.key, p.value, -count(*) FROM old_rows c, contact_metadata_pairs(c.metadata) p
-    GROUP BY 1, 2;
+    SELECT j.key, j.value #>> '{}', -count(*)
+      FROM (SELECT c.metadata::jsonb AS m FROM old_rows c OFFSET 0) AS x,
+           jsonb_each(CASE WHEN jsonb_typeof(x.m) = 'object' THEN x.m ELSE '{}' END) AS j
+     WHERE jsonb_typeof(j.value) = 'string'
+     GROUP BY 1, 2;
     RETURN NULL;
 END $$;
 
