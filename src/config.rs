@@ -88,6 +88,8 @@ pub struct Config {
     pub auth: ApiAuth,
     pub provider: ProviderSettings,
     pub registry: Registry,
+    /// The TUI's named operator (`--operator`), if any.
+    pub operator: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +179,7 @@ impl Config {
             database,
             data_dir,
             listen: c.listen.clone(),
+            operator: non_empty(&c.operator),
             public_url: non_empty(&c.public_url).map(|u| u.trim_end_matches('/').to_string()),
             auth: ApiAuth {
                 basic_user: non_empty(&c.basic_auth_user),
@@ -215,6 +218,7 @@ impl Config {
             database: Location::for_tests(database),
             data_dir: dir,
             listen: "127.0.0.1:0".into(),
+            operator: None,
             public_url: None,
             auth: ApiAuth {
                 basic_user: None,

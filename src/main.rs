@@ -23,6 +23,12 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Export(cmd)) => {
             std::process::exit(scfm::cli::csv::export(&cmd, &config).await)
         }
+        Some(Command::Operators(cmd)) => {
+            std::process::exit(scfm::cli::operations::operators(&cmd, &config).await)
+        }
+        Some(Command::Journal(cmd)) => {
+            std::process::exit(scfm::cli::operations::journal(&cmd, &config).await)
+        }
         Some(Command::Demo) => {
             let _guard = scfm::logging::to_file(&config.data_dir)?;
             let options = tui_options();

@@ -265,8 +265,21 @@ pub async fn run_tui_on(
             (None, Listen::PortTaken(config.listen.clone()), Some(why))
         }
     };
-    let info = crate::tui::info_for(&service, listen, log_path.display().to_string());
-    let result = crate::tui::run(service.clone(), info, options, message).await;
+    // The TUI acts as its operator; the server and workers beside it stay scfm's own.
+    let tui_service = match &config.operator {
+        Some(name) => match service.operator_named(name).await {
+            Ok(actor) => service.acting_as(actor),
+            Err(e) => {
+                if let Some(r) = running {
+                    r.shutdown().await;
+                }
+                anyhow::bail!("--operator {name}: {e}");
+            }
+        },
+        None => service.clone(),
+    };
+    let info = crate::tui::info_for(&tui_service, listen, log_path.display().to_string());
+    let result = crate::tui::run(tui_service, info, options, message).await;
     match running {
         Some(r) => r.shutdown().await,
         None => service.store().close().await,

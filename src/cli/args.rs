@@ -34,6 +34,39 @@ pub enum Command {
     /// Export data as CSV (contacts, or a callout's results).
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Named operators: add one (prints its API token once), list them, revoke one.
+    #[command(subcommand)]
+    Operators(OperatorsCommand),
+    /// The tamper-evident journal: check its hash chain, or write a callout's entries.
+    #[command(subcommand)]
+    Journal(JournalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorsCommand {
+    /// Add an operator and print its API token (shown once; only its hash is stored).
+    Add {
+        /// 1 to 64 letters, digits, '.', '_' or '-'.
+        name: String,
+    },
+    /// List operators (name, added, revoked).
+    List,
+    /// Revoke an operator's token at once.
+    Revoke { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Check every entry's hash and link; exit 0 when intact, 1 naming the first broken entry.
+    Verify,
+    /// Write one callout's entries as JSON lines (all fields, hashes included).
+    Export {
+        /// The callout id.
+        callout: i64,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +133,10 @@ pub struct Common {
     /// Directory for the generated API token, logs and the default database.
     #[arg(long, global = true, env = "SCFM_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The TUI runs as this named operator (`scfm operators add NAME`): every change it makes
+    /// is recorded as theirs.
+    #[arg(long, global = true, env = "SCFM_OPERATOR")]
+    pub operator: Option<String>,
     /// Public base URL the provider reaches scfm at (webhook signatures and callback URLs).
     #[arg(long, global = true, env = "SCFM_PUBLIC_URL")]
     pub public_url: Option<String>,

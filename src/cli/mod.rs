@@ -8,5 +8,9 @@ pub mod csv;
 pub mod demo;
 pub mod fallback_args;
 pub mod flows;
+pub mod operations;
 
-pub use args::{Cli, Command, Common, ExportCommand, FlowsCommand, ImportCommand};
+pub use args::{
+    Cli, Command, Common, ExportCommand, FlowsCommand, ImportCommand, JournalCommand,
+    OperatorsCommand,
+};

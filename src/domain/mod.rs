@@ -2,11 +2,14 @@
 //! The service layer combines these rules with storage; HTTP and the TUI never call them directly
 //! for anything that changes data.
 
+pub mod actor;
+pub mod approval;
 pub mod batch;
 pub mod call_flow;
 pub mod congestion;
 pub mod dialing;
 pub mod filter;
+pub mod journal;
 pub mod metadata;
 pub mod msisdn;
 pub mod page;
@@ -19,6 +22,6 @@ pub mod validation;
 pub use msisdn::{Msisdn, MsisdnError};
 pub use page::{Page, Paged};
 pub use records::{
-    BatchOperation, Callout, Contact, Participation, PhoneCall, RemotePhoneCallEvent,
+    BatchOperation, Callout, Contact, Operator, Participation, PhoneCall, RemotePhoneCallEvent,
 };
 pub use validation::ValidationErrors;

@@ -25,6 +25,18 @@ pub struct Callout {
     /// Campaign runner settings; absent from the JSON when unset, so SCFM's shape is unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dialing: Option<Value>,
+    /// The named operator who created it / started it (absent for SCFM's shared credential).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+    /// Two-person start: it starts only after a second operator approved it. Absent when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub requires_approval: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,4 +115,13 @@ pub struct RemotePhoneCallEvent {
     pub call_flow_logic: String,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// An operator account (its token's hash stays in the store).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Operator {
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
 }

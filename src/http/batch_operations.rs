@@ -2,14 +2,14 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Params, path_id};
+use super::extract::{Acting, Params, path_id};
 use super::pagination::paginated;
 use super::respond::{created, no_content, ok};
 use crate::domain::batch::BatchType;
 use crate::domain::filter::Family;
 use crate::service::BatchOperationInput;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::routing::{get, post};
 
 pub fn routes() -> Router<AppState> {
@@ -65,7 +65,7 @@ pub(crate) fn type_param(p: &Params) -> Vec<&'static str> {
         .unwrap_or_default()
 }
 
-async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
+async fn index(s: Acting, p: Params) -> ApiResult {
     let paged = s
         .service
         .batch_operations(
@@ -78,19 +78,19 @@ async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
     Ok(paginated(&p, paged))
 }
 
-async fn create(State(s): State<AppState>, p: Params) -> ApiResult {
+async fn create(s: Acting, p: Params) -> ApiResult {
     let op = s.service.create_batch_operation(input(&p)?, false).await?;
     Ok(created(format!("/api/batch_operations/{}", op.id), &op))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn show(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     Ok(ok(&s
         .service
         .batch_operation(path_id(&id)?, &type_param(&p))
         .await?))
 }
 
-async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn update(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let mut i = input(&p)?;
     i.kind = None;
     s.service
@@ -99,14 +99,14 @@ async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) ->
     Ok(no_content())
 }
 
-async fn destroy(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn destroy(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     s.service
         .delete_batch_operation(path_id(&id)?, &type_param(&p))
         .await?;
     Ok(no_content())
 }
 
-async fn event(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn event(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let op = s
         .service
         .fire_batch_operation_event(path_id(&id)?, p.scalar("event").as_deref())
@@ -114,11 +114,7 @@ async fn event(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> 
     Ok(created(format!("/api/batch_operations/{}", op.id), &op))
 }
 
-async fn result_contacts(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> ApiResult {
+async fn result_contacts(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let paged = s
         .service
         .batch_result_contacts(path_id(&id)?, &p.filter(Family::Contact), p.page())
@@ -126,11 +122,7 @@ async fn result_contacts(
     Ok(paginated(&p, paged))
 }
 
-async fn result_participations(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> ApiResult {
+async fn result_participations(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let paged = s
         .service
         .batch_result_participations(path_id(&id)?, &p.filter(Family::Participation), p.page())
@@ -138,11 +130,7 @@ async fn result_participations(
     Ok(paginated(&p, paged))
 }
 
-async fn result_phone_calls(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> ApiResult {
+async fn result_phone_calls(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let paged = s
         .service
         .batch_result_phone_calls(path_id(&id)?, &p.filter(Family::PhoneCall), p.page())
@@ -150,11 +138,7 @@ async fn result_phone_calls(
     Ok(paginated(&p, paged))
 }
 
-async fn preview_contacts(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> ApiResult {
+async fn preview_contacts(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let paged = s
         .service
         .preview_contacts(path_id(&id)?, &p.filter(Family::Contact), p.page())
@@ -162,11 +146,7 @@ async fn preview_contacts(
     Ok(paginated(&p, paged))
 }
 
-async fn preview_participations(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> ApiResult {
+async fn preview_participations(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let paged = s
         .service
         .preview_participations(path_id(&id)?, p.page())
@@ -174,11 +154,7 @@ async fn preview_participations(
     Ok(paginated(&p, paged))
 }
 
-async fn preview_phone_calls(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> ApiResult {
+async fn preview_phone_calls(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let paged = s
         .service
         .preview_phone_calls(path_id(&id)?, p.page())

@@ -2,13 +2,13 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Params, path_id};
+use super::extract::{Acting, Params, path_id};
 use super::pagination::paginated;
 use super::respond::{created, no_content, ok};
 use crate::domain::filter::Family;
 use crate::service::{BatchOperationInput, CalloutInput, ParticipationParent};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::routing::{get, post};
 
 pub fn routes() -> Router<AppState> {
@@ -41,10 +41,11 @@ fn input(p: &Params) -> Result<CalloutInput, ApiError> {
             Some(serde_json::Value::Object(m)) => Some(Some(m.clone())),
             _ => None,
         },
+        requires_approval: p.boolean("requires_approval")?,
     })
 }
 
-async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
+async fn index(s: Acting, p: Params) -> ApiResult {
     let paged = s
         .service
         .callouts(p.id("contact_id"), &p.filter(Family::Callout), p.page())
@@ -52,26 +53,26 @@ async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
     Ok(paginated(&p, paged))
 }
 
-async fn create(State(s): State<AppState>, p: Params) -> ApiResult {
+async fn create(s: Acting, p: Params) -> ApiResult {
     let c = s.service.create_callout(input(&p)?).await?;
     Ok(created(format!("/api/callouts/{}", c.id), &c))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn show(s: Acting, Path(id): Path<String>) -> ApiResult {
     Ok(ok(&s.service.callout(path_id(&id)?).await?))
 }
 
-async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn update(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     s.service.update_callout(path_id(&id)?, input(&p)?).await?;
     Ok(no_content())
 }
 
-async fn destroy(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn destroy(s: Acting, Path(id): Path<String>) -> ApiResult {
     s.service.delete_callout(path_id(&id)?).await?;
     Ok(no_content())
 }
 
-async fn event(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn event(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let c = s
         .service
         .fire_callout_event(path_id(&id)?, p.scalar("event").as_deref())
@@ -79,7 +80,7 @@ async fn event(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> 
     Ok(created(format!("/api/callouts/{}", c.id), &c))
 }
 
-async fn participations(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn participations(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let parent = ParticipationParent::Callout(path_id(&id)?);
     let paged = s
         .service
@@ -88,11 +89,7 @@ async fn participations(State(s): State<AppState>, Path(id): Path<String>, p: Pa
     Ok(paginated(&p, paged))
 }
 
-async fn create_participation(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> ApiResult {
+async fn create_participation(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let input = crate::service::ParticipationInput {
         contact_id: p.id("contact_id"),
         msisdn: p.scalar("msisdn"),
@@ -107,7 +104,7 @@ async fn create_participation(
     ))
 }
 
-async fn contacts(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn contacts(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let paged = s
         .service
         .contacts(Some(path_id(&id)?), &p.filter(Family::Contact), p.page())
@@ -116,11 +113,7 @@ async fn contacts(State(s): State<AppState>, Path(id): Path<String>, p: Params) 
 }
 
 /// No 404 for a missing callout: an empty list [orig].
-async fn batch_operations(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> ApiResult {
+async fn batch_operations(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let id = id.parse::<i64>().unwrap_or(0);
     let types = super::batch_operations::type_param(&p);
     let paged = s
@@ -135,11 +128,7 @@ async fn batch_operations(
     Ok(paginated(&p, paged))
 }
 
-async fn create_batch_operation(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> ApiResult {
+async fn create_batch_operation(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let mut input: BatchOperationInput = super::batch_operations::input(&p)?;
     input.callout_id = Some(path_id(&id)?);
     let op = s.service.create_batch_operation(input, true).await?;
@@ -147,6 +136,6 @@ async fn create_batch_operation(
 }
 
 /// Campaign progress (an scfm addition; SCFM had no such route).
-async fn progress(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn progress(s: Acting, Path(id): Path<String>) -> ApiResult {
     Ok(ok(&s.service.callout_progress(path_id(&id)?).await?))
 }

@@ -2,13 +2,13 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Params, path_id};
+use super::extract::{Acting, Params, path_id};
 use super::pagination::paginated;
 use super::respond::{created, no_content, ok};
 use crate::domain::filter::Family;
 use crate::service::{ContactInput, ParticipationParent};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::routing::get;
 
 pub fn routes() -> Router<AppState> {
@@ -33,7 +33,7 @@ pub(crate) fn input(p: &Params) -> Result<ContactInput, ApiError> {
     })
 }
 
-async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
+async fn index(s: Acting, p: Params) -> ApiResult {
     // Nesting keys as plain parameters (SCFM §1.3): batch_operation_id, then callout_id.
     if let Some(bo) = p.id("batch_operation_id") {
         let paged = s
@@ -49,26 +49,26 @@ async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
     Ok(paginated(&p, paged))
 }
 
-async fn create(State(s): State<AppState>, p: Params) -> ApiResult {
+async fn create(s: Acting, p: Params) -> ApiResult {
     let c = s.service.create_contact(input(&p)?).await?;
     Ok(created(format!("/api/contacts/{}", c.id), &c))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn show(s: Acting, Path(id): Path<String>) -> ApiResult {
     Ok(ok(&s.service.contact(path_id(&id)?).await?))
 }
 
-async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn update(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     s.service.update_contact(path_id(&id)?, input(&p)?).await?;
     Ok(no_content())
 }
 
-async fn destroy(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn destroy(s: Acting, Path(id): Path<String>) -> ApiResult {
     s.service.delete_contact(path_id(&id)?).await?;
     Ok(no_content())
 }
 
-async fn participations(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn participations(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let parent = ParticipationParent::Contact(path_id(&id)?);
     let paged = s
         .service
@@ -77,7 +77,7 @@ async fn participations(State(s): State<AppState>, Path(id): Path<String>, p: Pa
     Ok(paginated(&p, paged))
 }
 
-async fn callouts(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn callouts(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let paged = s
         .service
         .callouts(Some(path_id(&id)?), &p.filter(Family::Callout), p.page())

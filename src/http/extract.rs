@@ -156,6 +156,21 @@ impl Params {
     }
 
     /// A permitted nullable scalar: `Some(None)` when given as null (JSON null or a bare key).
+    /// A boolean key: JSON `true`/`false`, or the form texts `true`/`false`/`1`/`0`. Anything
+    /// else is a 422 naming the key; absent is `None`.
+    pub fn boolean(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s == "true" || s == "1" => Ok(Some(true)),
+            Some(Value::String(s)) if s == "false" || s == "0" => Ok(Some(false)),
+            Some(_) => Err(ApiError::from(crate::service::Error::invalid(
+                key,
+                "must be true or false",
+            ))),
+        }
+    }
+
     pub fn nullable(&self, key: &str) -> Option<Option<String>> {
         match self.map.get(key)? {
             Value::Null => Some(None),
@@ -208,4 +223,28 @@ pub fn path_id(raw: &str) -> Result<i64, ApiError> {
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(ApiError::not_found)
+}
+
+/// The service acting for the request's authenticated actor (set by `auth::require`). Handlers
+/// take this instead of the bare state, so everything they change is recorded as that actor's.
+pub struct Acting {
+    pub service: crate::service::Service,
+}
+
+impl axum::extract::FromRequestParts<super::AppState> for Acting {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let actor = parts
+            .extensions
+            .get::<crate::domain::actor::Actor>()
+            .cloned()
+            .unwrap_or(crate::domain::actor::Actor::SharedApi);
+        Ok(Acting {
+            service: state.service.acting_as(actor),
+        })
+    }
 }

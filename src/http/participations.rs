@@ -2,13 +2,13 @@
 
 use super::AppState;
 use super::error::ApiResult;
-use super::extract::{Params, path_id};
+use super::extract::{Acting, Params, path_id};
 use super::pagination::paginated;
 use super::respond::{no_content, ok};
 use crate::domain::filter::Family;
 use crate::service::{ParticipationInput, ParticipationParent};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::routing::get;
 
 pub fn routes() -> Router<AppState> {
@@ -20,7 +20,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
+async fn index(s: Acting, p: Params) -> ApiResult {
     let filter = p.filter(Family::Participation);
     // Nesting keys as plain parameters (SCFM §1.3): callout_id, contact_id, batch_operation_id.
     let paged = if let Some(id) = p.id("callout_id") {
@@ -43,11 +43,11 @@ async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
     Ok(paginated(&p, paged))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn show(s: Acting, Path(id): Path<String>) -> ApiResult {
     Ok(ok(&s.service.participation(path_id(&id)?).await?))
 }
 
-async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn update(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let input = ParticipationInput {
         contact_id: None,
         msisdn: p.scalar("msisdn"),
@@ -59,7 +59,7 @@ async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) ->
     Ok(no_content())
 }
 
-async fn destroy(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn destroy(s: Acting, Path(id): Path<String>) -> ApiResult {
     s.service.delete_participation(path_id(&id)?).await?;
     Ok(no_content())
 }

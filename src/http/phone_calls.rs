@@ -3,13 +3,13 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Params, path_id};
+use super::extract::{Acting, Params, path_id};
 use super::pagination::paginated;
 use super::respond::{created, no_content, ok};
 use crate::domain::filter::Family;
 use crate::service::{PhoneCallInput, PhoneCallParent};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::routing::{get, post};
 
 pub fn routes() -> Router<AppState> {
@@ -38,7 +38,7 @@ fn input(p: &Params) -> Result<PhoneCallInput, ApiError> {
     })
 }
 
-async fn list(s: &AppState, parent: PhoneCallParent, p: &Params) -> ApiResult {
+async fn list(s: &Acting, parent: PhoneCallParent, p: &Params) -> ApiResult {
     let paged = s
         .service
         .phone_calls(parent, &p.filter(Family::PhoneCall), p.page())
@@ -46,7 +46,7 @@ async fn list(s: &AppState, parent: PhoneCallParent, p: &Params) -> ApiResult {
     Ok(paginated(p, paged))
 }
 
-async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
+async fn index(s: Acting, p: Params) -> ApiResult {
     // Nesting keys as plain parameters (SCFM §1.3), first present wins.
     let parent = if let Some(id) = p.id("callout_participation_id") {
         PhoneCallParent::Participation(id)
@@ -66,23 +66,19 @@ async fn index(State(s): State<AppState>, p: Params) -> ApiResult {
     list(&s, parent, &p).await
 }
 
-async fn of_participation(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    p: Params,
-) -> ApiResult {
+async fn of_participation(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     list(&s, PhoneCallParent::Participation(path_id(&id)?), &p).await
 }
 
-async fn of_callout(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn of_callout(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     list(&s, PhoneCallParent::Callout(path_id(&id)?), &p).await
 }
 
-async fn of_contact(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn of_contact(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     list(&s, PhoneCallParent::Contact(path_id(&id)?), &p).await
 }
 
-async fn create(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn create(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let call = s
         .service
         .create_phone_call(path_id(&id)?, input(&p)?)
@@ -90,23 +86,23 @@ async fn create(State(s): State<AppState>, Path(id): Path<String>, p: Params) ->
     Ok(created(format!("/api/phone_calls/{}", call.id), &call))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn show(s: Acting, Path(id): Path<String>) -> ApiResult {
     Ok(ok(&s.service.phone_call(path_id(&id)?).await?))
 }
 
-async fn update(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn update(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     s.service
         .update_phone_call(path_id(&id)?, input(&p)?)
         .await?;
     Ok(no_content())
 }
 
-async fn destroy(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn destroy(s: Acting, Path(id): Path<String>) -> ApiResult {
     s.service.delete_phone_call(path_id(&id)?).await?;
     Ok(no_content())
 }
 
-async fn event(State(s): State<AppState>, Path(id): Path<String>, p: Params) -> ApiResult {
+async fn event(s: Acting, Path(id): Path<String>, p: Params) -> ApiResult {
     let call = s
         .service
         .fire_phone_call_event(path_id(&id)?, p.scalar("event").as_deref())

@@ -12,7 +12,7 @@ use crate::domain::validation::{self, ValidationErrors};
 use crate::domain::{BatchOperation, Contact, Page, Paged, Participation};
 use crate::store::locks::{Table, lock_row, lock_row_to_delete};
 use crate::store::{self, StoreError};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 #[derive(Debug, Clone, Default)]
 pub struct BatchOperationInput {
@@ -74,7 +74,7 @@ impl Service {
         input: BatchOperationInput,
         nested: bool,
     ) -> Result<BatchOperation> {
-        let mut tx = self.store().write().await?;
+        let mut tx = self.journaled().await?;
         if let Some(id) = input.callout_id {
             lock_row(&mut tx, Table::Callouts, id).await?;
         }
@@ -115,6 +115,18 @@ impl Service {
             StoreError::ForeignKey => Error::invalid("callout", validation::MUST_EXIST),
             other => other.into(),
         })?;
+        self.record(
+            &mut tx,
+            "batch_operation.create",
+            format!("batch_operation:{}", op.id),
+            op.callout_id,
+            json!({"type": op.kind, "parameters": op.parameters}),
+        )
+        .await?;
+        if let Some(callout) = op.callout_id {
+            self.withdraw_approval(&mut tx, callout, "a batch operation was added")
+                .await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
         self.publish(ServiceEvent::BatchOperationChanged(op.id));
         Ok(op)
@@ -157,7 +169,7 @@ impl Service {
         types: &[&str],
         input: BatchOperationInput,
     ) -> Result<()> {
-        let mut tx = self.store().write().await?;
+        let mut tx = self.journaled().await?;
         lock_row(&mut tx, Table::BatchOperations, id).await?;
         let current = store::batch_operations::get(&mut tx, id, types)
             .await?
@@ -184,6 +196,18 @@ impl Service {
             &self.now(),
         )
         .await?;
+        self.record(
+            &mut tx,
+            "batch_operation.update",
+            format!("batch_operation:{id}"),
+            current.callout_id,
+            json!({"parameters": parameters}),
+        )
+        .await?;
+        if let Some(callout) = current.callout_id {
+            self.withdraw_approval(&mut tx, callout, "a batch operation was changed")
+                .await?;
+        }
         tx.commit().await.map_err(StoreError::from)?;
         self.publish(ServiceEvent::BatchOperationChanged(id));
         Ok(())
@@ -211,7 +235,7 @@ impl Service {
     /// Batch ops may be deleted in any status [orig]; a running job then finds its claim gone and
     /// stops quietly. Deletion is refused while records it created exist.
     pub async fn delete_batch_operation(&self, id: i64, types: &[&str]) -> Result<()> {
-        let mut tx = self.store().write().await?;
+        let mut tx = self.journaled().await?;
         // `FOR UPDATE` waits for a run inserting results of this operation: then they are seen.
         lock_row_to_delete(&mut tx, Table::BatchOperations, id).await?;
         let op = store::batch_operations::get(&mut tx, id, types)
@@ -225,6 +249,14 @@ impl Service {
             return Err(restricted(children));
         }
         store::batch_operations::delete(&mut tx, id).await?;
+        self.record(
+            &mut tx,
+            "batch_operation.delete",
+            format!("batch_operation:{id}"),
+            op.callout_id,
+            json!({}),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.publish(ServiceEvent::BatchOperationChanged(id));
         Ok(())
@@ -236,8 +268,8 @@ impl Service {
         id: i64,
         event: Option<&str>,
     ) -> Result<BatchOperation> {
-        let mut conn = self.store().read().await?;
-        let current = store::batch_operations::get(&mut conn, id, &[])
+        let mut tx = self.journaled().await?;
+        let current = store::batch_operations::get(&mut tx, id, &[])
             .await?
             .ok_or(Error::NotFound)?;
         let not_allowed = || Error::invalid("event", validation::NOT_IN_LIST);
@@ -247,9 +279,18 @@ impl Service {
         if !from.contains(&current.status.as_str()) {
             return Err(not_allowed());
         }
-        let updated = store::batch_operations::transition(&mut conn, id, from, to, &self.now())
+        let updated = store::batch_operations::transition(&mut tx, id, from, to, &self.now())
             .await?
             .ok_or_else(not_allowed)?;
+        self.record(
+            &mut tx,
+            &format!("batch_operation.{}", event.unwrap_or_default()),
+            format!("batch_operation:{id}"),
+            current.callout_id,
+            json!({"from": current.status, "to": updated.status}),
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
         self.publish(ServiceEvent::BatchOperationChanged(id));
         self.wake().batch_operations.notify_one();
         Ok(updated)

@@ -7,7 +7,7 @@ use crate::domain::{Contact, Page, Paged};
 use crate::domain::{Msisdn, MsisdnError, filter::Filter};
 use crate::store::locks::{Table, lock_row, lock_row_to_delete};
 use crate::store::{self, StoreError, contacts::Scope};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 /// Permitted contact attributes (SCFM §2.3). `None` = not given.
 #[derive(Debug, Clone, Default)]
@@ -61,16 +61,25 @@ impl Service {
             input.merge_mode,
         );
         let now = self.now();
-        let mut conn = self.store().read().await?;
-        let contact = store::contacts::insert(&mut conn, msisdn.as_str(), &json_text(&meta), &now)
+        let mut tx = self.journaled().await?;
+        let contact = store::contacts::insert(&mut tx, msisdn.as_str(), &json_text(&meta), &now)
             .await
             .map_err(taken)?;
+        self.record(
+            &mut tx,
+            "contact.create",
+            format!("contact:{}", contact.id),
+            None,
+            json!({"msisdn": contact.msisdn, "metadata": contact.metadata}),
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
         self.publish(ServiceEvent::ContactsChanged);
         Ok(contact)
     }
 
     pub async fn update_contact(&self, id: i64, input: ContactInput) -> Result<()> {
-        let mut tx = self.store().write().await?;
+        let mut tx = self.journaled().await?;
         lock_row(&mut tx, Table::Contacts, id).await?;
         let current = store::contacts::get(&mut tx, id)
             .await?
@@ -92,6 +101,14 @@ impl Service {
         store::contacts::update(&mut tx, id, msisdn.as_str(), &json_text(&meta), &self.now())
             .await
             .map_err(taken)?;
+        self.record(
+            &mut tx,
+            "contact.update",
+            format!("contact:{id}"),
+            None,
+            json!({"msisdn": msisdn.as_str(), "metadata": meta}),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.publish(ServiceEvent::ContactsChanged);
         Ok(())
@@ -153,7 +170,7 @@ impl Service {
     }
 
     pub async fn delete_contact(&self, id: i64) -> Result<()> {
-        let mut tx = self.store().write().await?;
+        let mut tx = self.journaled().await?;
         lock_row_to_delete(&mut tx, Table::Contacts, id).await?;
         store::contacts::get(&mut tx, id)
             .await?
@@ -166,6 +183,14 @@ impl Service {
             return Err(restricted("phone calls"));
         }
         store::contacts::delete(&mut tx, id).await?;
+        self.record(
+            &mut tx,
+            "contact.delete",
+            format!("contact:{id}"),
+            None,
+            json!({}),
+        )
+        .await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.publish(ServiceEvent::ContactsChanged);
         Ok(())

@@ -149,6 +149,19 @@ impl Service {
         parser
             .await
             .map_err(|e| Error::Internal(format!("CSV parser stopped: {e}")))?;
+        // One entry for the whole import (its batches committed one by one before it).
+        let mut tx = self.journaled().await?;
+        self.record(
+            &mut tx,
+            "contact.import",
+            "contacts".into(),
+            None,
+            serde_json::json!({"rows": report.rows, "inserted": report.inserted,
+                               "updated": report.updated, "duplicates": report.duplicates,
+                               "invalid": report.invalid_count}),
+        )
+        .await?;
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
         Ok(report)
     }
 

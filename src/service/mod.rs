@@ -20,6 +20,8 @@ mod flow_turns;
 mod follow_up;
 mod holds;
 mod import;
+mod journal;
+mod operators;
 mod participations;
 mod phone_call_batches;
 mod phone_calls;
@@ -39,12 +41,15 @@ pub use error::{Error, Result};
 pub use events::ServiceEvent;
 pub use export::spreadsheet_safe;
 pub use import::{ImportOptions, ImportProgress, ImportReport, InvalidRow, MAX_INVALID_LISTED};
+pub use journal::JournalCheck;
+pub use operators::NewOperator;
 pub use participations::{ParticipationInput, ParticipationParent};
 pub use phone_calls::{PhoneCallInput, PhoneCallParent};
 pub use remote_events::{EventParent, WebhookOutcome, WebhookRequest};
 pub use routes::{Fallback, ON_FALLBACK};
 
 use crate::call_flow::Registry;
+use crate::domain::actor::Actor;
 use crate::domain::time::Clock;
 use crate::store::Store;
 use crate::store::group_commit::{GroupCommit, Stats};
@@ -83,6 +88,9 @@ struct Inner {
 #[derive(Clone)]
 pub struct Service {
     inner: Arc<Inner>,
+    /// Who this handle acts for: recorded in the journal and on what it makes. Clones share
+    /// everything else ([`Service::acting_as`]).
+    actor: Actor,
 }
 
 impl std::fmt::Debug for Service {
@@ -116,7 +124,20 @@ impl Service {
                 on_fallback: Default::default(),
                 webhooks: OnceLock::new(),
             }),
+            actor: Actor::System,
         }
+    }
+
+    /// The same service acting for `actor` (an HTTP request's operator, the TUI's).
+    pub fn acting_as(&self, actor: Actor) -> Service {
+        Service {
+            inner: self.inner.clone(),
+            actor,
+        }
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
     }
 
     pub fn dialing(&self) -> &Dialing {

@@ -8,6 +8,7 @@ use super::contacts::check_filter_size;
 use super::follow_up::completed_status;
 use super::{Error, Result, Service, ServiceEvent, as_map, json_text};
 use crate::call_flow::{self, avf, twiml};
+use crate::domain::actor::Actor;
 use crate::domain::filter::Filter;
 use crate::domain::metadata::{self, MergeMode};
 use crate::domain::route::Route;
@@ -209,6 +210,30 @@ impl Service {
                 call_flow_logic: &logic,
             };
             store::events::insert(tx, &e, &now).await?;
+            // The journal keeps what the provider said about the call (no signature, no
+            // account id: those are checked, not evidence of what happened).
+            let said: Map<String, Value> = [
+                "CallSid",
+                "CallStatus",
+                "Direction",
+                "From",
+                "To",
+                "CallDuration",
+                "AnsweredBy",
+                "Digits",
+            ]
+            .iter()
+            .filter_map(|k| details.get(*k).map(|v| (k.to_string(), v.clone())))
+            .collect();
+            self.record_as(
+                tx,
+                &Actor::Provider,
+                "provider.event",
+                format!("phone_call:{}", call.id),
+                call.callout_id,
+                Value::Object(said),
+            )
+            .await?;
             // 4. Complete the call from CallStatus, never moving it backwards.
             let incoming = get("CallStatus");
             let keep = match (&call.remote_status, &incoming) {

@@ -23,9 +23,11 @@ pub mod export;
 pub mod filter;
 pub mod group_commit;
 pub mod import;
+pub mod journal;
 pub mod location;
 pub mod locks;
 pub mod metadata_counts;
+pub mod operators;
 pub mod pace;
 mod page;
 pub mod participations;
@@ -36,7 +38,8 @@ pub mod schedules;
 // The records and pages this layer reads and returns are domain types; the files below name
 // them through `super::`.
 use crate::domain::{
-    BatchOperation, Callout, Contact, Page, Paged, Participation, PhoneCall, RemotePhoneCallEvent,
+    BatchOperation, Callout, Contact, Operator, Page, Paged, Participation, PhoneCall,
+    RemotePhoneCallEvent,
 };
 
 use engine::Qb;

@@ -1,8 +1,9 @@
 //! Reading the domain records (`domain/records.rs`) from SQLite and PostgreSQL rows. The records stay plain
 //! data: this file maps each column to the field of the same name, which is all the derive did.
 
+use crate::domain::journal::Entry;
 use crate::domain::{
-    BatchOperation, Callout, Contact, Participation, PhoneCall, RemotePhoneCallEvent,
+    BatchOperation, Callout, Contact, Operator, Participation, PhoneCall, RemotePhoneCallEvent,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -50,6 +51,30 @@ from_columns!(Callout {
     created_at,
     updated_at,
     dialing,
+    created_by,
+    started_by,
+    requires_approval,
+    approved_by,
+    approved_at,
+});
+
+from_columns!(Operator {
+    id,
+    name,
+    created_at,
+    revoked_at,
+});
+
+from_columns!(Entry {
+    seq,
+    at,
+    actor,
+    action,
+    subject,
+    callout_id,
+    details,
+    prev_hash,
+    hash,
 });
 
 from_columns!(BatchOperation {

@@ -121,6 +121,7 @@ pub async fn run_reporting(
                 metadata: Some(metadata),
                 merge_mode: crate::domain::metadata::MergeMode::Merge,
                 dialing,
+                requires_approval: None,
             };
             match id {
                 None => service.create_callout(input).await,

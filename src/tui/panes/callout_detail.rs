@@ -124,6 +124,15 @@ fn summary_lines(s: &CalloutSummary, width: u16, theme: &Theme) -> Vec<Line<'sta
             facts.push(format!("{key}: {v}"));
         }
     }
+    if let Some(by) = &c.created_by {
+        facts.push(format!("by {by}"));
+    }
+    if c.requires_approval {
+        facts.push(match &c.approved_by {
+            Some(a) => format!("approved by {a}"),
+            None => "NEEDS APPROVAL by a second operator".into(),
+        });
+    }
     lines.push(Line::raw(facts.join(" · ")));
     lines.push(Line::raw(format!(
         "dialing: {}",
