@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod call_flow;
+pub mod cap;
 pub mod congestion;
 pub mod dialing;
 pub mod filter;
