@@ -1,7 +1,7 @@
 //! CAP 1.2 alerts in (issue 14), the pure half: parsing an OASIS Common Alerting Protocol 1.2
 //! `<alert>`, the Atom and RSS feeds that announce alerts, and the TOML area map that turns an
 //! alert's `<area>`s into contact filters and its languages into what a call says. No IO here:
-//! the service fetches documents, keeps them, and turns a resolution into a draft callout.
+//! the service fetches documents, keeps them, and turns a [`Resolution`] into a draft callout.
 //!
 //! Everything that reads XML goes through one hardened reader (`cap::xml`), which refuses hostile input before looking at
 //! it further: any `<!DOCTYPE` (so no entity is ever defined, let alone expanded), any entity
@@ -20,7 +20,9 @@
 //! Enumerations are matched exactly, as the schema does (`Actual`, not `actual`).
 
 mod alert;
+pub mod area_map;
 pub mod feed;
+pub mod resolve;
 mod xml;
 
 #[cfg(test)]
@@ -30,7 +32,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 
 pub use alert::{CAP_NAMESPACE, parse_alert};
+pub use area_map::{AreaMap, AreaMapError, LanguageEntry, MapArea, parse_area_map};
 pub use feed::{FeedEntry, parse_feed};
+pub use resolve::{InfoPlan, MatchedArea, Resolution, UnmatchedArea, say_text};
 pub use xml::{MAX_CAP_BYTES, MAX_DEPTH};
 
 /// CAP's default `<language>` when an `<info>` names none.

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod alert;
+mod area_map;
 mod feed;
 mod hostile;
 mod invalid;
