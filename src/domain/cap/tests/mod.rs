@@ -30,7 +30,7 @@ fn utc(text: &str) -> DateTime<Utc> {
     t(text).with_timezone(&Utc)
 }
 
-/// A minimal valid alert with `body` inside `<info>` replaced, for small inline cases.
+/// A minimal valid alert, header on lines 1-7; `alert_extra` then `info` start line 8.
 fn alert_with(alert_extra: &str, info: &str) -> String {
     format!(
         r#"<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
