@@ -6,6 +6,7 @@ pub mod actor;
 pub mod approval;
 pub mod batch;
 pub mod call_flow;
+pub mod cap;
 pub mod congestion;
 pub mod dialing;
 pub mod filter;
