@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Journal(cmd)) => {
             std::process::exit(scfm::cli::operations::journal(&cmd, &config).await)
         }
+        Some(Command::Cap(cmd)) => std::process::exit(scfm::cli::cap::run(&cmd, &config).await),
         Some(Command::Demo) => {
             let _guard = scfm::logging::to_file(&config.data_dir)?;
             let options = tui_options();

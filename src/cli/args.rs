@@ -40,6 +40,21 @@ pub enum Command {
     /// The tamper-evident journal: check its hash chain, or write a callout's entries.
     #[command(subcommand)]
     Journal(JournalCommand),
+    /// CAP 1.2 alerts: turn one into a draft callout (nothing is dialled until approved and started).
+    #[command(subcommand)]
+    Cap(CapCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CapCommand {
+    /// Read a CAP alert (a file, or an http(s) URL) and draft its callout through the area map.
+    Import {
+        /// The alert: a file path or an http(s):// URL.
+        source: String,
+        /// The area map (TOML; see assets/area_map.example.toml).
+        #[arg(long, env = "SCFM_AREA_MAP")]
+        area_map: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

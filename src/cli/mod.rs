@@ -3,6 +3,7 @@
 //! flags and calls one of these or `crate::startup`.
 
 pub mod args;
+pub mod cap;
 pub mod congestion_args;
 pub mod csv;
 pub mod demo;
@@ -11,6 +12,6 @@ pub mod flows;
 pub mod operations;
 
 pub use args::{
-    Cli, Command, Common, ExportCommand, FlowsCommand, ImportCommand, JournalCommand,
+    CapCommand, Cli, Command, Common, ExportCommand, FlowsCommand, ImportCommand, JournalCommand,
     OperatorsCommand,
 };

@@ -1,0 +1,131 @@
+//! `scfm cap import FILE|URL --area-map MAP`: reads the alert and the map, asks the service for
+//! the draft, and prints what an operator needs before anyone is called: the callout, each
+//! area's people, the areas nothing matched, the ETA at the account's pace, and what to do next.
+//! Exit code 0 when a draft was made or updated, 2 when the operator must decide (an Update or
+//! Cancel of a callout already dialling), 1 when the alert or the map was refused.
+
+use super::CapCommand;
+use crate::config::Config;
+use crate::domain::cap::{self, MAX_CAP_BYTES};
+use crate::domain::time::Clock;
+use crate::service::{CapOutcome, Error, Service};
+use crate::store::Store;
+use std::time::Duration;
+
+async fn read_source(source: &str) -> anyhow::Result<String> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()?;
+        let r = client.get(source).send().await?.error_for_status()?;
+        if r.content_length().is_some_and(|n| n > MAX_CAP_BYTES as u64) {
+            anyhow::bail!("{source}: larger than {MAX_CAP_BYTES} bytes");
+        }
+        let bytes = r.bytes().await?;
+        if bytes.len() > MAX_CAP_BYTES {
+            anyhow::bail!("{source}: larger than {MAX_CAP_BYTES} bytes");
+        }
+        return Ok(String::from_utf8(bytes.to_vec())?);
+    }
+    let meta = std::fs::metadata(source)?;
+    if meta.len() > MAX_CAP_BYTES as u64 {
+        anyhow::bail!("{source}: larger than {MAX_CAP_BYTES} bytes");
+    }
+    Ok(std::fs::read_to_string(source)?)
+}
+
+pub async fn run(cmd: &CapCommand, config: &Config) -> i32 {
+    let CapCommand::Import { source, area_map } = cmd;
+    let map = match std::fs::read_to_string(area_map)
+        .map_err(|e| e.to_string())
+        .and_then(|t| cap::parse_area_map(&t).map_err(|e| e.to_string()))
+    {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("scfm: area map {}: {e}", area_map.display());
+            return 1;
+        }
+    };
+    let xml = match read_source(source).await {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("scfm: cannot read {source}: {e}");
+            return 1;
+        }
+    };
+    let store = match Store::open(&config.database).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("scfm: cannot open the database {}: {e}", config.database);
+            return 1;
+        }
+    };
+    let service = Service::new(store, Clock::System, config.registry.clone());
+    let code = match service.import_cap(&xml, &map).await {
+        Ok(outcome) => report(&outcome, config.provider.calls_per_second),
+        Err(Error::Invalid(v)) => {
+            eprintln!("scfm: {source}: {v}");
+            1
+        }
+        Err(e) => {
+            eprintln!("scfm: {source}: {e}");
+            1
+        }
+    };
+    service.store().close().await;
+    code
+}
+
+fn report(outcome: &CapOutcome, calls_per_second: f64) -> i32 {
+    match outcome {
+        CapOutcome::Drafted {
+            callout,
+            areas,
+            unmatched,
+            replaced,
+        } => {
+            let verb = if *replaced { "updated" } else { "drafted" };
+            let name = callout
+                .metadata
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            println!("callout {} {verb}: {name}", callout.id);
+            println!("  nothing is dialled: a second operator must approve it, then start it");
+            let mut total = 0;
+            for a in areas {
+                println!(
+                    "  area {:<28} {:>9} people  (population preview: batch operation {})",
+                    a.name, a.people, a.batch_operation_id
+                );
+                total += a.people;
+            }
+            for u in unmatched {
+                println!("  NOT MATCHED by the area map: {u} (nobody there is called)");
+            }
+            let eta = total as f64 / calls_per_second.max(0.001);
+            println!(
+                "  {total} people (areas may overlap); about {:.0} min to place every first call at {calls_per_second}/s",
+                eta / 60.0
+            );
+            0
+        }
+        CapOutcome::Cancelled { callout } => {
+            println!(
+                "callout {} (a draft) is marked cancelled; it was never dialled",
+                callout.id
+            );
+            0
+        }
+        CapOutcome::AskToStop { callouts, msg_type } => {
+            for c in callouts {
+                eprintln!(
+                    "scfm: {msg_type} for callout {} which is {}: nothing was changed; stop it with \
+                     POST /api/callouts/{}/callout_events event=stop (or the TUI), or let it run",
+                    c.id, c.status, c.id
+                );
+            }
+            2
+        }
+    }
+}
