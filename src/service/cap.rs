@@ -49,7 +49,11 @@ fn invalid(message: impl Into<String>) -> Error {
 }
 
 /// A draft's metadata, its (area name, contact metadata filter) pairs, the unmatched areas.
-type Draft = (Map<String, Value>, Vec<(String, Map<String, Value>)>, Vec<String>);
+type Draft = (
+    Map<String, Value>,
+    Vec<(String, Map<String, Value>)>,
+    Vec<String>,
+);
 
 /// The callout's metadata from an alert: what PlayMessage plays or says, and where it came from.
 fn draft_metadata(
