@@ -336,6 +336,90 @@ async fn batch_operation_delete_racing_its_run_is_restricted_or_clean() {
     s.stop().await;
 }
 
+/// A population of an empty callout while participation creates for its contacts keep arriving
+/// in the same callout (four clients, one request after another). The population inserts
+/// without `ON CONFLICT` once it found the callout empty, so a create committing a row under it
+/// would fail its run; the participation-inserts lock (`store::locks`) makes the create wait or
+/// the population see it. Each create is made (201) or taken (422), never 500; the run
+/// finishes; every contact is in the callout once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn population_of_an_empty_callout_racing_creates_in_it() {
+    const CONTACTS: usize = 2000;
+    let s = TestServer::start().await;
+    for chunk in (0..CONTACTS).collect::<Vec<_>>().chunks(N) {
+        let reqs = chunk
+            .iter()
+            .map(|i| s.post_form("/api/contacts", &format!("msisdn={}", msisdn(*i))))
+            .collect();
+        assert!(race(reqs).await.iter().all(|c| *c == 201));
+    }
+    let (_, contacts) = get(&s, "/api/contacts?per_page=1").await;
+    let first = contacts[0]["id"].as_i64().unwrap();
+    for round in 0..4 {
+        let co = create(&s, "/api/callouts", "").await;
+        let op = create(
+            &s,
+            &format!("/api/callouts/{co}/batch_operations"),
+            "type=BatchOperation::CalloutPopulation",
+        )
+        .await;
+        let path = format!("/api/batch_operations/{op}");
+        let creators: Vec<_> = (0..4)
+            .map(|t| {
+                let (http, url) = (s.http.clone(), s.url(&path));
+                let create = s.url(&format!("/api/callouts/{co}/callout_participations"));
+                tokio::spawn(async move {
+                    let mut codes = Vec::new();
+                    // Contacts from the far end of the id range, which the run reaches last.
+                    for k in 0..CONTACTS / 4 {
+                        let contact = first + (CONTACTS - 1 - (4 * k + t)) as i64;
+                        let r = http
+                            .post(&create)
+                            .bearer_auth(support::TOKEN)
+                            .header("content-type", "application/x-www-form-urlencoded")
+                            .body(format!("contact_id={contact}"))
+                            .send()
+                            .await;
+                        codes.push(r.unwrap().status().as_u16());
+                        let r = http.get(&url).bearer_auth(support::TOKEN).send().await;
+                        let v: Value = r.unwrap().json().await.unwrap();
+                        if v["status"] == "finished" {
+                            break;
+                        }
+                    }
+                    codes
+                })
+            })
+            .collect();
+        let r = s
+            .post_form(&format!("{path}/batch_operation_events"), "event=queue")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "round {round}");
+        let mut codes = Vec::new();
+        for c in creators {
+            codes.extend(c.await.unwrap());
+        }
+        assert!(
+            codes.iter().all(|c| [201, 422].contains(c)),
+            "round {round}: {codes:?}"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (_, v) = get(&s, &path).await;
+            if v["status"] == "finished" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "round {round}: {v}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let members = total(&s, &format!("/api/callouts/{co}/callout_participations")).await;
+        assert_eq!(members, CONTACTS, "round {round}: {codes:?}");
+    }
+    s.stop().await;
+}
+
 const TOKEN: &str = "scfm-test-auth-token";
 const SURVEY: &str = "CallFlowLogic::AvfCapom::CapomLong";
 

@@ -6,7 +6,7 @@ use crate::domain::filter::Filter;
 use crate::domain::metadata::{self, MergeMode};
 use crate::domain::validation::{self, ValidationErrors};
 use crate::domain::{Page, Paged, Participation};
-use crate::store::locks::{Table, lock_row, lock_row_to_delete};
+use crate::store::locks::{Table, lock_participation_inserts, lock_row, lock_row_to_delete};
 use crate::store::{self, StoreError, participations::Scope};
 use serde_json::{Map, Value};
 
@@ -55,6 +55,10 @@ impl Service {
         store::callouts::get(&mut tx, callout_id)
             .await?
             .ok_or(Error::NotFound)?;
+        // After the row locks: a population of this callout running now ends before the taken
+        // checks below (and sees this row if it starts after), as it inserts without ON CONFLICT
+        // into a callout it found empty.
+        lock_participation_inserts(&mut tx, callout_id).await?;
         let contact = match input.contact_id {
             Some(id) => store::contacts::get(&mut tx, id).await?,
             None => None,

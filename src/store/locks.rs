@@ -13,10 +13,12 @@
 //!
 //! Why two strengths: `FOR NO KEY UPDATE` conflicts with itself and with `FOR UPDATE`, but not
 //! with the `FOR KEY SHARE` locks PostgreSQL's foreign-key checks take on a parent when a child
-//! row is inserted. So a PATCH of a contact need not wait for a campaign tick or a population of
-//! a million participations that insert children of it, and such inserts cannot deadlock
-//! against a locked parent. A restricted delete must wait for those inserts instead (or it would
-//! miss their children and then fail on the foreign key): it takes `FOR UPDATE`.
+//! row is inserted (for participations, the statement trigger of migration 0015 that replaced
+//! their foreign keys takes the same locks, once per parent per statement). So a PATCH of a
+//! contact need not wait for a campaign tick or a population of a million participations that
+//! insert children of it, and such inserts cannot deadlock against a locked parent. A
+//! restricted delete must wait for those inserts instead (or it would miss their children and
+//! then fail on the foreign key): it takes `FOR UPDATE`.
 //!
 //! **Lock order**, to avoid deadlocks between transactions that lock more than one row:
 //! callout -> contact -> batch operation -> phone call -> participation -> remote phone call
@@ -29,6 +31,14 @@
 //! The webhook writer's batch transaction (`group_commit`) runs many webhooks in one
 //! transaction and so holds the locks of several jobs at once; each job follows the order
 //! (contact, phone call, participation), and no API path locks two rows of one kind.
+//!
+//! **Participation inserts of one callout** ([`lock_participation_inserts`]): a lock on no row,
+//! taken by every path that inserts participations (a population run, a participation create)
+//! after its row locks and before it reads what the callout already holds. It serializes the
+//! inserters of one callout, nothing else (a PATCH or start of the callout does not wait), so a
+//! population that finds the callout empty knows it stays empty but for its own rows and can
+//! insert without `ON CONFLICT`. In the order above it comes after the batch operation:
+//! callout -> contact -> batch operation -> participation inserts -> phone call -> ….
 //!
 //! Lock only inside a write transaction: on a bare pooled connection the lock ends with the
 //! statement.
@@ -84,4 +94,28 @@ async fn lock(h: &mut impl Handle, table: Table, id: i64, mode: &'static str) ->
         .fetch_all(ex)
         .await)?;
     Ok(!rows.is_empty())
+}
+
+/// The advisory lock class of [`lock_participation_inserts`] (two-key advisory locks, a space
+/// of their own: sqlx's migration lock uses the one-key form).
+const PARTICIPATION_INSERTS: i32 = 0x5CF0_0001;
+
+/// Serializes the transactions inserting participations into `callout_id` until this one ends
+/// (PostgreSQL: `pg_advisory_xact_lock`, no row involved; SQLite: the write transaction already
+/// holds the write lock). Take it after the row locks of the path, before reading what the
+/// callout holds (read committed: the next statement then sees what the previous holder
+/// committed).
+pub async fn lock_participation_inserts(h: &mut impl Handle, callout_id: i64) -> Result<()> {
+    if h.kind() == Kind::Sqlite {
+        return Ok(());
+    }
+    on_engine!(h, ex => sqlx::query(
+        "SELECT pg_advisory_xact_lock($1, ($2 % 2147483647)::integer)",
+    )
+    .bind(PARTICIPATION_INSERTS)
+    .bind(callout_id)
+    .execute(ex)
+    .await
+    .map(|_| ()))?;
+    Ok(())
 }

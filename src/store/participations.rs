@@ -164,6 +164,8 @@ pub async fn delete(conn: &mut impl Handle, id: i64) -> Result<bool> {
 /// yet in the callout (by contact or msisdn) becomes a participation. Returns rows inserted.
 /// Contacts already in are excluded up front, not left to `OR IGNORE`: with AUTOINCREMENT every
 /// ignored row would still use up an id, so ids after a requeue would skip numbers.
+///
+/// Run inside the caller's write transaction, after its row locks (`store::locks`).
 pub async fn populate(
     conn: &mut impl Handle,
     callout_id: i64,
@@ -172,7 +174,10 @@ pub async fn populate(
     now: &str,
 ) -> Result<u64> {
     let kind = conn.kind();
-    // Run inside the caller's write transaction, so this check and the insert see one snapshot.
+    // No other transaction inserts into this callout until this one ends, so what the next
+    // statement reads of it stays true but for this insert's own rows.
+    super::locks::lock_participation_inserts(&mut *conn, callout_id).await?;
+    // The same transaction, so this check and the insert see one snapshot.
     let side = super::contacts::uses_side_table(filter)
         && super::contacts::metadata_index_ready(&mut *conn).await?;
     let mut qb = Qb::new(
@@ -187,10 +192,14 @@ pub async fn populate(
     qb.push_bind(now.to_string())
         .push(", ")
         .push_bind(now.to_string());
-    // The probes skip contacts (or numbers) already in the callout, so DO NOTHING never burns
-    // an id. A callout with no participations yet needs none of them: contacts
-    // have distinct ids and numbers, so nothing can conflict (and the insert runs at the speed
-    // of a bare INSERT … SELECT).
+    // A callout with participations: the probes skip contacts (or numbers) already in it, so
+    // DO NOTHING never burns an id, and DO NOTHING covers a number a concurrent PATCH of a
+    // participation is moving (that path does not take the inserts lock).
+    // An empty callout needs neither: contacts have distinct ids and numbers, and under the
+    // lock no other transaction can have added (or be adding) a row, nor hold one to PATCH. A
+    // plain INSERT … SELECT: on PostgreSQL, ON CONFLICT makes every row a speculative
+    // insertion that first probes all three unique indexes (measured in docs/BENCHMARKS.md,
+    // P2: the insert node 40% slower).
     let empty: bool = on_engine!(conn, ex => sqlx::query_scalar(
         "SELECT NOT EXISTS (SELECT 1 FROM callout_participations WHERE callout_id = $1)",
     )
@@ -205,6 +214,9 @@ pub async fn populate(
             .push(" AND y.msisdn = c.msisdn)");
     }
     push_contact_filter(&mut qb, "c", filter, side);
-    qb.push(" ORDER BY c.id ON CONFLICT DO NOTHING");
+    qb.push(" ORDER BY c.id");
+    if !empty {
+        qb.push(" ON CONFLICT DO NOTHING");
+    }
     Ok(qb.execute(conn).await?)
 }
