@@ -32,7 +32,7 @@ impl Running {
         self.cancel.cancel();
         let _ = self.server.await;
         while self.workers.join_next().await.is_some() {}
-        self.service.store().close().await;
+        self.service.shutdown().await;
     }
 }
 
@@ -282,7 +282,7 @@ pub async fn run_tui_on(
     let result = crate::tui::run(tui_service, info, options, message).await;
     match running {
         Some(r) => r.shutdown().await,
-        None => service.store().close().await,
+        None => service.shutdown().await,
     }
     result.map(|()| log_path)
 }

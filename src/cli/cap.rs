@@ -72,7 +72,7 @@ pub async fn run(cmd: &CapCommand, config: &Config) -> i32 {
             1
         }
     };
-    service.store().close().await;
+    service.shutdown().await;
     code
 }
 

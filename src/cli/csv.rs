@@ -58,7 +58,7 @@ pub async fn import(cmd: &ImportCommand, config: &Config) -> i32 {
             return 1;
         }
     };
-    service.store().close().await;
+    service.shutdown().await;
     match result {
         Ok(report) => {
             let mut out = std::io::stdout().lock();
@@ -163,7 +163,7 @@ pub async fn export(cmd: &ExportCommand, config: &Config) -> i32 {
         None => service.export_contacts(out).await,
         Some(id) => service.export_callout(id, out).await,
     };
-    service.store().close().await;
+    service.shutdown().await;
     match result {
         Ok(rows) => {
             if let Some(path) = output {

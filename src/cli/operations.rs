@@ -74,7 +74,7 @@ pub async fn operators(cmd: &OperatorsCommand, config: &Config) -> i32 {
             Err(e) => say_error(&e),
         },
     };
-    service.store().close().await;
+    service.shutdown().await;
     code
 }
 
@@ -117,7 +117,7 @@ pub async fn journal(cmd: &JournalCommand, config: &Config) -> i32 {
             }
         }
     };
-    service.store().close().await;
+    service.shutdown().await;
     code
 }
 

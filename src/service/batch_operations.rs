@@ -74,7 +74,7 @@ impl Service {
         input: BatchOperationInput,
         nested: bool,
     ) -> Result<BatchOperation> {
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         if let Some(id) = input.callout_id {
             lock_row(&mut tx, Table::Callouts, id).await?;
         }
@@ -169,7 +169,7 @@ impl Service {
         types: &[&str],
         input: BatchOperationInput,
     ) -> Result<()> {
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         lock_row(&mut tx, Table::BatchOperations, id).await?;
         let current = store::batch_operations::get(&mut tx, id, types)
             .await?
@@ -235,7 +235,7 @@ impl Service {
     /// Batch ops may be deleted in any status [orig]; a running job then finds its claim gone and
     /// stops quietly. Deletion is refused while records it created exist.
     pub async fn delete_batch_operation(&self, id: i64, types: &[&str]) -> Result<()> {
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         // `FOR UPDATE` waits for a run inserting results of this operation: then they are seen.
         lock_row_to_delete(&mut tx, Table::BatchOperations, id).await?;
         let op = store::batch_operations::get(&mut tx, id, types)
@@ -268,7 +268,7 @@ impl Service {
         id: i64,
         event: Option<&str>,
     ) -> Result<BatchOperation> {
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         let current = store::batch_operations::get(&mut tx, id, &[])
             .await?
             .ok_or(Error::NotFound)?;

@@ -56,7 +56,7 @@ impl Service {
             input.metadata.unwrap_or_default(),
             input.merge_mode,
         );
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         let callout = store::callouts::insert(
             &mut tx,
             NewCallout {
@@ -84,7 +84,7 @@ impl Service {
     }
 
     pub async fn update_callout(&self, id: i64, input: CalloutInput) -> Result<()> {
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         lock_row(&mut tx, Table::Callouts, id).await?;
         let current = store::callouts::get(&mut tx, id)
             .await?
@@ -158,7 +158,7 @@ impl Service {
     }
 
     pub async fn delete_callout(&self, id: i64) -> Result<()> {
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         lock_row_to_delete(&mut tx, Table::Callouts, id).await?;
         store::callouts::get(&mut tx, id)
             .await?
@@ -191,7 +191,7 @@ impl Service {
         if event == Some("approve") {
             return self.approve_callout(id).await;
         }
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         lock_row(&mut tx, Table::Callouts, id).await?;
         let current = store::callouts::get(&mut tx, id)
             .await?
@@ -228,7 +228,7 @@ impl Service {
 
     /// The second operator's approval of a callout that requires one.
     async fn approve_callout(&self, id: i64) -> Result<Callout> {
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         lock_row(&mut tx, Table::Callouts, id).await?;
         let current = store::callouts::get(&mut tx, id)
             .await?

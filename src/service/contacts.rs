@@ -61,7 +61,7 @@ impl Service {
             input.merge_mode,
         );
         let now = self.now();
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         let contact = store::contacts::insert(&mut tx, msisdn.as_str(), &json_text(&meta), &now)
             .await
             .map_err(taken)?;
@@ -79,7 +79,7 @@ impl Service {
     }
 
     pub async fn update_contact(&self, id: i64, input: ContactInput) -> Result<()> {
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         lock_row(&mut tx, Table::Contacts, id).await?;
         let current = store::contacts::get(&mut tx, id)
             .await?
@@ -170,7 +170,7 @@ impl Service {
     }
 
     pub async fn delete_contact(&self, id: i64) -> Result<()> {
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         lock_row_to_delete(&mut tx, Table::Contacts, id).await?;
         store::contacts::get(&mut tx, id)
             .await?

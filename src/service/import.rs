@@ -150,7 +150,7 @@ impl Service {
             .await
             .map_err(|e| Error::Internal(format!("CSV parser stopped: {e}")))?;
         // One entry for the whole import (its batches committed one by one before it).
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         self.record(
             &mut tx,
             "contact.import",

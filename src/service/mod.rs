@@ -65,6 +65,8 @@ pub struct Wake {
     pub batch_operations: Notify,
     pub dialer: Notify,
     pub poller: Notify,
+    /// An entry was recorded for the journal (the sealer chains it).
+    pub journal: Notify,
 }
 
 struct Inner {
@@ -180,6 +182,19 @@ impl Service {
     /// Counters of the webhooks' group-commit writer (jobs, batches), if it has started.
     pub fn webhook_batches(&self) -> Option<&Stats> {
         self.inner.webhooks.get().map(GroupCommit::stats)
+    }
+
+    /// Seals the journal (waiting for a sealer elsewhere), then closes the store: the end of a
+    /// command that wrote. A failed seal is logged; the entries stay recorded and the next
+    /// sealer (any `scfm serve`, TUI, verify or export) chains them.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self
+            .seal_journal(crate::store::journal::Sealing::Wait)
+            .await
+        {
+            tracing::warn!(error = %e, "journal entries left for the next sealer");
+        }
+        self.store().close().await;
     }
 
     /// Subscribe to change notifications (ids and kinds, never whole rows).

@@ -32,7 +32,7 @@ impl Service {
             return Err(Error::invalid("name", problem));
         }
         let token = new_token();
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         if store::operators::by_name(&mut tx, name).await?.is_some() {
             return Err(Error::invalid("name", "has already been taken"));
         }
@@ -58,7 +58,7 @@ impl Service {
 
     /// Revokes `name`'s token at once (its past entries stay theirs).
     pub async fn revoke_operator(&self, name: &str) -> Result<Operator> {
-        let mut tx = self.journaled().await?;
+        let mut tx = self.store().write().await?;
         let op = store::operators::by_name(&mut tx, name)
             .await?
             .ok_or(Error::NotFound)?;

@@ -302,11 +302,9 @@ type Answered<J> = Vec<(oneshot::Sender<Answer<J>>, Answer<J>)>;
 /// Runs one batch and answers every job in it; false when the batch as a whole failed.
 async fn run_batch<J: Job>(conn: &mut Own, batch: &mut Vec<Queued<J>>) -> bool {
     let mut jobs = batch.drain(..);
-    // PostgreSQL: the journal's head first (`store::journal::lock_head`), before any job takes
-    // a row lock, as every journaled transaction does, so no two wait on each other.
     let begin = match conn {
         Own::Sqlite(_) => "BEGIN IMMEDIATE",
-        Own::Postgres(_) => "BEGIN; SELECT 1 FROM journal_head WHERE id = 1 FOR UPDATE",
+        Own::Postgres(_) => "BEGIN",
     };
     if let Err(e) = exec(conn, begin).await {
         fail_all::<J>(jobs.map(|(_, a)| a), &e, "begin");

@@ -6,6 +6,7 @@
 mod batch_runner;
 mod campaign_runner;
 mod dialer;
+mod journal_sealer;
 mod status_poller;
 
 use crate::service::Service;
@@ -28,6 +29,10 @@ pub fn spawn_all(service: &Service, cancel: CancellationToken) -> JoinSet<()> {
     let s = service.clone();
     set.spawn(supervise("dialer", cancel.clone(), move |c| {
         dialer::run(s.clone(), c)
+    }));
+    let s = service.clone();
+    set.spawn(supervise("journal_sealer", cancel.clone(), move |c| {
+        journal_sealer::run(s.clone(), c)
     }));
     let s = service.clone();
     set.spawn(supervise("status_poller", cancel.clone(), move |c| {
