@@ -313,10 +313,15 @@ impl Service {
                         remote_direction: rc.direction.as_deref(),
                         response: &response,
                     };
-                    store::phone_calls::mark_remotely_queued(
+                    let linked = store::phone_calls::mark_remotely_queued(
                         &mut tx, call.id, attempt, &accepted, &now, &next_poll,
                     )
                     .await?;
+                    if linked {
+                        let said = serde_json::json!({"CallSid": rc.sid, "CallStatus": rc.status});
+                        self.record_call(&mut tx, call, "provider.create", said)
+                            .await?;
+                    }
                     outcomes.push(DialOutcome::Accepted(call.id));
                 }
                 SendResult::Refused(message) | SendResult::GivenUp(message) => {
@@ -326,7 +331,14 @@ impl Service {
                         message,
                         outcome_unknown: matches!(result, SendResult::GivenUp(_)),
                     };
-                    store::phone_calls::mark_errored(&mut tx, &e, &now).await?;
+                    if store::phone_calls::mark_errored(&mut tx, &e, &now).await? {
+                        let action = match result {
+                            SendResult::GivenUp(_) => "dial.given_up",
+                            _ => "provider.refused",
+                        };
+                        let said = serde_json::json!({"message": message});
+                        self.record_call(&mut tx, call, action, said).await?;
+                    }
                     outcomes.push(DialOutcome::Errored(call.id));
                 }
                 SendResult::Unknown(message) => {

@@ -156,7 +156,8 @@ impl Service {
         call: &PhoneCall,
         result: std::result::Result<RemoteCall, ProviderError>,
     ) -> Result<()> {
-        let mut conn = self.store().read().await?;
+        // A write transaction: a poll answer that changes the call is journaled with it.
+        let mut conn = self.store().write().await?;
         let now = self.now();
         match result {
             Ok(rc) => {
@@ -195,6 +196,16 @@ impl Service {
                     next_poll: next.as_deref().map_or(NextPoll::Clear, NextPoll::At),
                 };
                 let moved = store::phone_calls::apply_remote(&mut conn, &u, &now).await?;
+                let remote_changed = !keep_remote && rc.status != call.remote_status;
+                if moved && (new_status != call.status || remote_changed) {
+                    let said = serde_json::json!({
+                        "CallSid": rc.sid,
+                        "CallStatus": rc.status,
+                        "status": new_status,
+                    });
+                    self.record_call(&mut conn, call, "provider.poll", said)
+                        .await?;
+                }
                 if moved && terminal && !status::PHONE_CALL_TERMINAL.contains(&call.status.as_str())
                 {
                     self.note_outcome(Route::of(call.route.as_deref()), &new_status);
@@ -223,6 +234,7 @@ impl Service {
                 store::phone_calls::apply_remote(&mut conn, &u, &now).await?;
             }
         }
+        conn.commit().await.map_err(store::StoreError::from)?;
         self.publish(ServiceEvent::PhoneCallChanged(call.id));
         Ok(())
     }

@@ -10,6 +10,7 @@
 //! going from one to three processes). Sealing takes it, a batch of entries at a time.
 
 use super::{Result, Service};
+use crate::domain::PhoneCall;
 use crate::domain::actor::Actor;
 use crate::domain::journal::{Broken, Entry, NewEntry, Verifier};
 use crate::store::journal::Sealing;
@@ -73,6 +74,25 @@ impl Service {
         // The sealer looks a moment later, when this transaction has (most likely) committed.
         self.wake().journal.notify_one();
         Ok(())
+    }
+
+    /// Records what came of a phone call's create request or status poll: the provider's
+    /// answer (`provider.*`, by the provider) or scfm's own decision (`dial.*`, by scfm).
+    pub(crate) async fn record_call(
+        &self,
+        tx: &mut impl Handle,
+        call: &PhoneCall,
+        action: &str,
+        details: Value,
+    ) -> Result<()> {
+        let actor = if action.starts_with("provider.") {
+            Actor::Provider
+        } else {
+            Actor::System
+        };
+        let subject = format!("phone_call:{}", call.id);
+        self.record_as(tx, &actor, action, subject, call.callout_id, details)
+            .await
     }
 
     /// Chains every entry recorded so far into the journal, in batches; the number sealed.
