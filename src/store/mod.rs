@@ -227,6 +227,7 @@ impl Store {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
             .min_connections(1)
+            .after_release(|c, _| Box::pin(not_stuck_in_transaction(c)))
             .connect(&url)
             .await?;
         // `migrate!` embeds the folder at compile time; cargo does not watch it, so after editing
@@ -267,6 +268,7 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
+            .after_release(|c, _| Box::pin(not_stuck_in_transaction(c)))
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite")
@@ -359,4 +361,24 @@ impl Store {
         }
         self.db.close().await;
     }
+}
+
+/// Whether a connection coming back to the pool may be lent again. A transaction dropped
+/// without commit queues its ROLLBACK; when that ROLLBACK fails (SQLite already dropped the
+/// transaction itself after a disk-full or I/O error, so "no transaction is active"), sqlx
+/// keeps counting the connection as inside a transaction and every later `BEGIN` on it fails
+/// ("non-zero transaction depth"), long after the disk has room again. Such a connection is
+/// closed instead (the pool opens a fresh one). The ping waits for the queued ROLLBACK.
+async fn not_stuck_in_transaction<C: sqlx::Connection>(
+    conn: &mut C,
+) -> std::result::Result<bool, sqlx::Error> {
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("a pooled connection was left inside a failed transaction; closing it");
+        return Ok(false);
+    }
+    Ok(true)
 }
