@@ -90,6 +90,8 @@ pub struct Config {
     pub registry: Registry,
     /// The TUI's named operator (`--operator`), if any.
     pub operator: Option<String>,
+    /// The CAP area map (`--area-map`, `SCFM_AREA_MAP`): `scfm cap import` and the TUI's `:cap`.
+    pub area_map: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +182,7 @@ impl Config {
             data_dir,
             listen: c.listen.clone(),
             operator: non_empty(&c.operator),
+            area_map: c.area_map.clone().filter(|p| !p.as_os_str().is_empty()),
             public_url: non_empty(&c.public_url).map(|u| u.trim_end_matches('/').to_string()),
             auth: ApiAuth {
                 basic_user: non_empty(&c.basic_auth_user),
@@ -219,6 +222,7 @@ impl Config {
             data_dir: dir,
             listen: "127.0.0.1:0".into(),
             operator: None,
+            area_map: None,
             public_url: None,
             auth: ApiAuth {
                 basic_user: None,

@@ -279,7 +279,8 @@ pub async fn run_tui_on(
         None => service.clone(),
     };
     let info = crate::tui::info_for(&tui_service, listen, log_path.display().to_string());
-    let result = crate::tui::run(tui_service, info, options, message).await;
+    let area_map = config.area_map.clone();
+    let result = crate::tui::run(tui_service, info, options, message, area_map).await;
     match running {
         Some(r) => r.shutdown().await,
         None => service.shutdown().await,

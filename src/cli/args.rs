@@ -49,11 +49,9 @@ pub enum Command {
 pub enum CapCommand {
     /// Read a CAP alert (a file, or an http(s) URL) and draft its callout through the area map.
     Import {
-        /// The alert: a file path or an http(s):// URL.
+        /// The alert: a file path or an http(s):// URL. The area map is `--area-map MAP`
+        /// (or `SCFM_AREA_MAP`), required here.
         source: String,
-        /// The area map (TOML; see assets/area_map.example.toml).
-        #[arg(long, env = "SCFM_AREA_MAP")]
-        area_map: PathBuf,
     },
 }
 
@@ -152,6 +150,10 @@ pub struct Common {
     /// is recorded as theirs.
     #[arg(long, global = true, env = "SCFM_OPERATOR")]
     pub operator: Option<String>,
+    /// The CAP area map (TOML; see assets/area_map.example.toml): which contacts each alert
+    /// area reaches. Used by `scfm cap import` and by the TUI's `:cap FILE`.
+    #[arg(long, global = true, env = "SCFM_AREA_MAP")]
+    pub area_map: Option<PathBuf>,
     /// Public base URL the provider reaches scfm at (webhook signatures and callback URLs).
     #[arg(long, global = true, env = "SCFM_PUBLIC_URL")]
     pub public_url: Option<String>,

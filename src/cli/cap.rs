@@ -6,50 +6,27 @@
 
 use super::CapCommand;
 use crate::config::Config;
-use crate::domain::cap::{self, MAX_CAP_BYTES};
 use crate::domain::time::Clock;
-use crate::service::{CapOutcome, Error, Service};
+use crate::service::{CapOutcome, Error, Service, read_alert, read_area_map};
 use crate::store::Store;
-use std::time::Duration;
-
-async fn read_source(source: &str) -> anyhow::Result<String> {
-    if source.starts_with("http://") || source.starts_with("https://") {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()?;
-        let r = client.get(source).send().await?.error_for_status()?;
-        if r.content_length().is_some_and(|n| n > MAX_CAP_BYTES as u64) {
-            anyhow::bail!("{source}: larger than {MAX_CAP_BYTES} bytes");
-        }
-        let bytes = r.bytes().await?;
-        if bytes.len() > MAX_CAP_BYTES {
-            anyhow::bail!("{source}: larger than {MAX_CAP_BYTES} bytes");
-        }
-        return Ok(String::from_utf8(bytes.to_vec())?);
-    }
-    let meta = std::fs::metadata(source)?;
-    if meta.len() > MAX_CAP_BYTES as u64 {
-        anyhow::bail!("{source}: larger than {MAX_CAP_BYTES} bytes");
-    }
-    Ok(std::fs::read_to_string(source)?)
-}
 
 pub async fn run(cmd: &CapCommand, config: &Config) -> i32 {
-    let CapCommand::Import { source, area_map } = cmd;
-    let map = match std::fs::read_to_string(area_map)
-        .map_err(|e| e.to_string())
-        .and_then(|t| cap::parse_area_map(&t).map_err(|e| e.to_string()))
-    {
+    let CapCommand::Import { source } = cmd;
+    let Some(area_map) = &config.area_map else {
+        eprintln!("scfm: cap import needs the area map: --area-map MAP (or SCFM_AREA_MAP)");
+        return 1;
+    };
+    let map = match read_area_map(area_map).await {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("scfm: area map {}: {e}", area_map.display());
+            eprintln!("scfm: {e}");
             return 1;
         }
     };
-    let xml = match read_source(source).await {
+    let xml = match read_alert(source).await {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("scfm: cannot read {source}: {e}");
+            eprintln!("scfm: {e}");
             return 1;
         }
     };

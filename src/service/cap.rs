@@ -41,6 +41,48 @@ pub enum CapOutcome {
     },
 }
 
+/// Reads an alert from a file or an http(s) URL, refusing more than `MAX_CAP_BYTES`. Used by
+/// `scfm cap import` and the TUI's `:cap`; the error says what could not be read and why.
+pub async fn read_alert(source: &str) -> std::result::Result<String, String> {
+    let too_big = || format!("{source}: larger than {} bytes", cap::MAX_CAP_BYTES);
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let fetch = async {
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(20))
+                .build()?;
+            let r = client.get(source).send().await?.error_for_status()?;
+            if r.content_length()
+                .is_some_and(|n| n > cap::MAX_CAP_BYTES as u64)
+            {
+                return Ok(None);
+            }
+            r.bytes().await.map(Some)
+        };
+        let bytes = fetch
+            .await
+            .map_err(|e: reqwest::Error| format!("cannot read {source}: {e}"))?
+            .ok_or_else(too_big)?;
+        if bytes.len() > cap::MAX_CAP_BYTES {
+            return Err(too_big());
+        }
+        return String::from_utf8(bytes.to_vec()).map_err(|e| format!("cannot read {source}: {e}"));
+    }
+    let cannot = |e: std::io::Error| format!("cannot read {source}: {e}");
+    let meta = tokio::fs::metadata(source).await.map_err(cannot)?;
+    if meta.len() > cap::MAX_CAP_BYTES as u64 {
+        return Err(too_big());
+    }
+    tokio::fs::read_to_string(source).await.map_err(cannot)
+}
+
+/// Reads and checks an area map file; the error names the file (and the line, from the parser).
+pub async fn read_area_map(path: &std::path::Path) -> std::result::Result<AreaMap, String> {
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| format!("area map {}: {e}", path.display()))?;
+    cap::parse_area_map(&text).map_err(|e| format!("area map {}: {e}", path.display()))
+}
+
 /// The flow a CAP draft plays: the callout's `audio_url`, else `<Say>` of its `message`.
 const PLAY: &str = "CallFlowLogic::PlayMessage";
 

@@ -33,7 +33,7 @@ pub use batch_operations::{BatchOperationInput, ResultKind};
 pub mod tui_queries;
 pub use callouts::CalloutInput;
 pub use campaigns::Progress;
-pub use cap::{CapOutcome, DraftArea};
+pub use cap::{CapOutcome, DraftArea, read_alert, read_area_map};
 pub use changes::ChangeFeed;
 pub use congestion::{DialingHealth, RouteFigures, RouteHealth};
 pub use contacts::ContactInput;

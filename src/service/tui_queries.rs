@@ -80,6 +80,39 @@ pub struct LiveCalls {
     pub campaigns: Vec<(String, Progress)>,
 }
 
+/// One population of a callout waiting for approval: what it selects and how many people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopulationCount {
+    pub batch_operation_id: i64,
+    /// The CAP area it was made for (`cap_area` metadata), if any.
+    pub area: Option<String>,
+    /// Its `contact_filter_params` (what the approver reads when there is no area name).
+    pub filter: Value,
+    pub status: String,
+    /// People it selects now.
+    pub people: i64,
+}
+
+/// A callout waiting for a second operator, with what the approver must see before approving:
+/// who asked, how many people, which areas, and the message callers will hear.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalRequest {
+    pub callout: Callout,
+    /// People in the callout now (its populations already run).
+    pub participations: i64,
+    pub populations: Vec<PopulationCount>,
+    /// People it will call: those in it now plus those its populations not yet run select
+    /// (a person in two areas is counted twice).
+    pub people: i64,
+    /// The areas: the callout's `cap_areas` metadata, else each population's area or filter.
+    pub cap_areas: Vec<String>,
+    /// What PlayMessage plays: a recording, else `<Say>` of the message.
+    pub audio_url: Option<String>,
+    pub message: Option<String>,
+    /// Every language's text (`messages` metadata of a CAP draft), language first.
+    pub messages: Vec<(String, String)>,
+}
+
 fn page(per_page: i64) -> Page {
     Page { page: 1, per_page }
 }
@@ -333,5 +366,91 @@ impl Service {
             out.push((name, self.callout_progress(c.id).await?));
         }
         Ok(out)
+    }
+
+    /// Callouts waiting for a second operator's approval (oldest first, at most `limit`), each
+    /// with its count, areas and message: the TUI's approvals list.
+    pub async fn approval_requests(&self, limit: i64) -> Result<Vec<ApprovalRequest>> {
+        let callouts = {
+            let mut conn = self.store().read().await?;
+            store::callouts::awaiting_approval(&mut conn, limit).await?
+        };
+        let mut out = Vec::with_capacity(callouts.len());
+        for c in callouts {
+            out.push(self.approval_request(c).await?);
+        }
+        Ok(out)
+    }
+
+    async fn approval_request(&self, callout: Callout) -> Result<ApprovalRequest> {
+        let participations = self.callout_people(callout.id).await?;
+        let population = BatchType::CalloutPopulation.as_str();
+        let ops = self
+            .batch_operations(
+                Some(callout.id),
+                &[population],
+                &Filter::empty(Family::BatchOperation),
+                page(100),
+            )
+            .await?
+            .items;
+        let mut populations = Vec::with_capacity(ops.len());
+        let mut people = participations;
+        for op in ops {
+            let n = self
+                .preview_contacts(op.id, &Filter::empty(Family::Contact), page(1))
+                .await?
+                .total;
+            // A population that ran has put its people in the callout already.
+            if matches!(op.status.as_str(), "preview" | "queued" | "running") {
+                people += n;
+            }
+            populations.push(PopulationCount {
+                batch_operation_id: op.id,
+                area: op
+                    .metadata
+                    .get("cap_area")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                filter: op
+                    .parameters
+                    .get("contact_filter_params")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                status: op.status,
+                people: n,
+            });
+        }
+        let m = &callout.metadata;
+        let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+        let cap_areas = m
+            .get("cap_areas")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let messages = m
+            .get("messages")
+            .and_then(Value::as_object)
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(lang, t)| Some((lang.clone(), t.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(ApprovalRequest {
+            audio_url: text("audio_url"),
+            message: text("message"),
+            messages,
+            cap_areas,
+            participations,
+            populations,
+            people,
+            callout,
+        })
     }
 }

@@ -215,3 +215,17 @@ pub async fn clear_approval(conn: &mut impl Handle, id: i64, now: &str) -> Resul
     .execute(ex).await.map(|_| ()))?;
     Ok(Some(was))
 }
+
+/// Callouts waiting for a second operator: they require approval, have none, and have not
+/// started. Oldest first, at most `limit`.
+pub async fn awaiting_approval(conn: &mut impl Handle, limit: i64) -> Result<Vec<Callout>> {
+    Ok(
+        on_engine!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM callouts co \
+         WHERE co.requires_approval AND co.approved_by IS NULL AND co.status = 'initialized' \
+         ORDER BY co.id LIMIT $1"
+    )))
+    .bind(limit)
+    .fetch_all(ex).await)?,
+    )
+}

@@ -5,9 +5,10 @@
 use crate::domain::{BatchOperation, Callout, Contact};
 use crate::service::ServiceEvent;
 use crate::service::tui_queries::{
-    BatchSummary, CalloutDetail, CalloutSummary, ContactDetail, LiveCalls, PopulationPreview,
+    ApprovalRequest, BatchSummary, CalloutDetail, CalloutSummary, ContactDetail, LiveCalls,
+    PopulationPreview,
 };
-use crate::service::{ImportProgress, ImportReport};
+use crate::service::{CapOutcome, ImportProgress, ImportReport};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +132,14 @@ impl ExportTarget {
     }
 }
 
+/// What `:cap` came to: the service's outcome and the pace for the ETA.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapReport {
+    pub outcome: CapOutcome,
+    /// Calls per second new attempts go out at now (the ETA of every first call).
+    pub calls_per_second: f64,
+}
+
 #[derive(Debug, Clone)]
 pub enum Action {
     // Global commands.
@@ -158,6 +167,15 @@ pub enum Action {
     },
     /// `:invalid`: the invalid rows of the last import.
     ShowImportErrors,
+    /// `:cap FILE [--area-map MAP]`: a CAP alert into a draft callout.
+    ImportCap {
+        path: String,
+        area_map: Option<String>,
+    },
+    /// `A` / `:approvals`: the list of callouts waiting for a second operator.
+    OpenApprovals,
+    /// Approve the callout selected in the approvals list (asks first).
+    Approve,
     // Pane verbs.
     New,
     Edit,
@@ -193,6 +211,7 @@ pub enum Action {
         id: i64,
         event: &'static str,
     },
+    DoApprove(i64),
     // Results of effects.
     ContactsLoaded {
         seq: u64,
@@ -233,6 +252,16 @@ pub enum Action {
         target: ExportTarget,
         path: String,
         result: Result<u64, String>,
+    },
+    CapImported {
+        path: String,
+        result: Result<Box<CapReport>, String>,
+    },
+    ApprovalsLoaded(Vec<ApprovalRequest>),
+    /// An approval went through (the callout as approved), or was refused (the rule's reason).
+    ApproveDone {
+        id: i64,
+        result: Result<Box<Callout>, String>,
     },
     Failed {
         what: &'static str,
@@ -311,4 +340,11 @@ pub enum Effect {
         target: ExportTarget,
         path: String,
     },
+    /// Reads a CAP alert (a file or URL) and the area map, and drafts its callout.
+    ImportCap {
+        path: String,
+        area_map: String,
+    },
+    LoadApprovals,
+    ApproveCallout(i64),
 }

@@ -6,6 +6,7 @@ use super::action::{Action, Effect, PaneId};
 use super::csv_jobs::CsvState;
 use super::keymap::{self, Binding};
 use super::panes::Component;
+use super::panes::approvals::ApprovalsList;
 use super::panes::batch_preview::PreviewsPane;
 use super::panes::callouts::CalloutsPane;
 use super::panes::contacts::ContactsPane;
@@ -37,6 +38,8 @@ pub enum Modal {
     Form(Box<Form>),
     /// A text listing (the last import's invalid rows).
     Report(Report),
+    /// The callouts waiting for a second operator (`App::approvals` holds them).
+    Approvals,
 }
 
 pub struct App {
@@ -58,6 +61,12 @@ pub struct App {
     pub dialing_held: Option<String>,
     /// Why congestion control has slowed dialling down ("10.0 of 20/s: why"), if it has.
     pub dialing_slowed: Option<String>,
+    /// The approvals list (shown as the `Approvals` modal).
+    pub approvals: ApprovalsList,
+    /// The area map `:cap` uses without `--area-map` (`SCFM_AREA_MAP`).
+    pub area_map: Option<String>,
+    /// The `:cap` in flight (one at a time), by its file.
+    pub cap_in_flight: Option<String>,
 }
 
 impl App {
@@ -77,6 +86,9 @@ impl App {
             csv: CsvState::default(),
             dialing_held: None,
             dialing_slowed: None,
+            approvals: ApprovalsList::default(),
+            area_map: None,
+            cap_in_flight: None,
         }
     }
 
@@ -113,6 +125,9 @@ impl App {
 
     /// The live keymap of the current screen: pane bindings, then globals.
     pub fn hint_bindings(&self) -> Vec<Binding> {
+        if matches!(self.modals.last(), Some(Modal::Approvals)) {
+            return self.approvals.bindings();
+        }
         let mut b = self.pane().bindings();
         b.extend(keymap::global());
         b
@@ -123,6 +138,7 @@ impl App {
             (self.focus.title(), self.pane().bindings()),
             ("Lists", keymap::nav()),
             ("Everywhere", keymap::global()),
+            ("Approvals list (A)", self.approvals.bindings()),
         ]
     }
 
@@ -160,6 +176,17 @@ impl App {
             return action.map(|a| self.update(a)).unwrap_or_default();
         };
         let next = match top {
+            Modal::Approvals => match self.approvals.handle_key(&key) {
+                Some(Action::Back) => {
+                    self.modals.pop();
+                    None
+                }
+                Some(Action::Nav(n)) => {
+                    self.approvals.nav(n);
+                    None
+                }
+                other => other,
+            },
             Modal::Help { scroll } | Modal::Report(Report { scroll, .. }) => match key.code {
                 KeyCode::Char('j') | KeyCode::Down => {
                     *scroll = scroll.saturating_add(1);
@@ -275,6 +302,7 @@ impl App {
                 Modal::Command(p) | Modal::Filter(p) => p.render(hints, buf, theme),
                 Modal::Form(f) => f.render(body, buf, theme),
                 Modal::Report(r) => r.render(body, buf, theme),
+                Modal::Approvals => self.approvals.render(body, buf, theme),
             }
         }
         if self.modals.is_empty() && !self.pane_loaded() {

@@ -190,6 +190,11 @@ pub async fn run_reporting(
         Effect::Export { target, path } => {
             Ok(super::effects_csv::export(service, target, path).await)
         }
+        Effect::ImportCap { path, area_map } => {
+            Ok(super::effects_cap::import(service, path, area_map).await)
+        }
+        Effect::LoadApprovals => Ok(super::effects_cap::load_approvals(service).await),
+        Effect::ApproveCallout(id) => Ok(super::effects_cap::approve(service, id).await),
     };
     result.unwrap_or_else(|a| a)
 }

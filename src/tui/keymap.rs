@@ -139,6 +139,13 @@ pub fn global() -> Vec<Binding> {
         Binding::new(&[Key::Char('?')], "?", "help", Action::ShowHelp),
         Binding::new(&[Key::Char(':')], ":", "command", Action::OpenCommandLine),
         Binding::new(&[Key::Char('q')], "q", "quit", Action::Quit),
+        Binding::new(
+            &[Key::Char('A')],
+            "A",
+            "approvals waiting (two-person start)",
+            Action::OpenApprovals,
+        )
+        .quiet(),
         Binding::new(&[Key::Ctrl('c')], "^c", "quit", Action::Quit).quiet(),
         Binding::new(&[Key::Code(Tab)], "Tab", "next pane", Action::NextPane).quiet(),
         Binding::new(

@@ -6,6 +6,7 @@ pub mod action;
 pub mod app;
 mod csv_jobs;
 pub mod effects;
+mod effects_cap;
 mod effects_csv;
 pub mod event_loop;
 pub mod keymap;
@@ -14,6 +15,7 @@ mod questions;
 pub mod terminal;
 pub mod theme;
 mod update;
+mod update_cap;
 mod update_csv;
 pub mod widgets;
 
@@ -52,12 +54,13 @@ pub fn flows_of(service: &Service) -> String {
 }
 
 /// Runs the TUI on the real terminal until the operator quits or a signal arrives. The
-/// terminal is restored on every way out.
+/// terminal is restored on every way out. `area_map` is `:cap`'s default (`SCFM_AREA_MAP`).
 pub async fn run(
     service: Service,
     info: Info,
     options: TuiOptions,
     message: Option<String>,
+    area_map: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
     terminal::install_panic_hook();
     let guard = terminal::enter(options.mouse)?;
@@ -66,6 +69,7 @@ pub async fn run(
     screen.0.clear()?;
     let theme = theme::Theme::from_env(options.no_color);
     let mut app = app::App::new(info, theme, flows_of(&service), message);
+    app.area_map = area_map.map(|p| p.display().to_string());
     let events = crossterm::event::EventStream::new();
     let draws = Arc::new(AtomicU64::new(0));
     let result = event_loop::run(

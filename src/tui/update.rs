@@ -114,6 +114,13 @@ impl App {
             | A::ImportProgress(_)
             | A::ImportFinished { .. }
             | A::ExportFinished { .. } => self.update_csv(action),
+            A::ImportCap { .. }
+            | A::CapImported { .. }
+            | A::OpenApprovals
+            | A::Approve
+            | A::DoApprove(_)
+            | A::ApprovalsLoaded(_)
+            | A::ApproveDone { .. } => self.update_cap(action),
             A::Disabled(reason) => {
                 self.say(reason);
                 vec![]
@@ -318,6 +325,7 @@ impl App {
                 for p in PaneId::ALL {
                     self.focus_pane_state(p).in_flight = false;
                 }
+                self.approvals.load.in_flight = false;
                 self.error(format!("{what}: {reason}"));
                 if what == "counting calls in flight" {
                     return self.update(A::InFlightCounted(-1));
@@ -374,6 +382,15 @@ impl App {
                 self.mark_stale(panes);
                 if matches!(
                     ev,
+                    ServiceEvent::CalloutChanged(_)
+                        | ServiceEvent::BatchOperationChanged(_)
+                        | ServiceEvent::ParticipationsChanged { .. }
+                        | ServiceEvent::ContactsChanged
+                ) {
+                    self.approvals.load.stale = true;
+                }
+                if matches!(
+                    ev,
                     ServiceEvent::PhoneCallChanged(_) | ServiceEvent::PhoneCallsChanged
                 ) && self.contacts.detail_id.is_some()
                 {
@@ -383,14 +400,19 @@ impl App {
             }
             A::AllStale => {
                 self.mark_stale(&PaneId::ALL);
+                self.approvals.load.stale = true;
                 vec![]
             }
             A::Refresh => {
-                if self.pane_mut().load_state().needs_load() {
+                let mut out = if self.pane_mut().load_state().needs_load() {
                     self.pane_mut().reload()
                 } else {
                     vec![]
+                };
+                if self.approvals_open() && self.approvals.load.needs_load() {
+                    out.extend(self.approvals.reload());
                 }
+                out
             }
             A::Resize => vec![],
         }

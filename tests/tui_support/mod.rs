@@ -3,6 +3,8 @@
 //! renderer into ratatui's TestBackend.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod cap;
+
 use chrono::TimeZone;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;

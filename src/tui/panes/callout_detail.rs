@@ -130,7 +130,7 @@ fn summary_lines(s: &CalloutSummary, width: u16, theme: &Theme) -> Vec<Line<'sta
     if c.requires_approval {
         facts.push(match &c.approved_by {
             Some(a) => format!("approved by {a}"),
-            None => "NEEDS APPROVAL by a second operator".into(),
+            None => "NEEDS APPROVAL by a second operator (A lists them)".into(),
         });
     }
     lines.push(Line::raw(facts.join(" · ")));

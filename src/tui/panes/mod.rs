@@ -2,6 +2,7 @@
 //! feed the hint bar and help), moves its selection, asks for reloads as effects, and renders
 //! into a plain `Buffer` from its state alone.
 
+pub mod approvals;
 pub mod batch_preview;
 mod callout_detail;
 pub mod callouts;

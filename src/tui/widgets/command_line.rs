@@ -1,5 +1,5 @@
 //! The `:` command line and the `/` filter prompt: one line of input at the bottom, and the
-//! parser for commands (`:contacts`, `:callout 3`, `:import FILE`, `:q`). `COMMANDS` lists them
+//! parser for commands (`:contacts`, `:callout 3`, `:import FILE`, `:cap FILE`, `:q`). `COMMANDS` lists them
 //! for the help, next to the parser so the two do not drift.
 
 use super::super::action::{Action, ExportTarget, PaneId};
@@ -72,6 +72,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "import contacts (columns -> metadata)",
     ),
     (":invalid", "invalid rows of the last import"),
+    (
+        ":cap FILE|URL [--area-map MAP]",
+        "CAP alert -> draft callout (needs approval)",
+    ),
+    (":approvals", "callouts waiting for a second operator"),
     (":export contacts FILE", "write every contact as CSV"),
     (
         ":export callout ID FILE",
@@ -81,6 +86,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
 ];
 
 const IMPORT_USAGE: &str = "usage: :import FILE [--msisdn-column NAME]";
+const CAP_USAGE: &str = "usage: :cap FILE|URL [--area-map MAP] (default map: SCFM_AREA_MAP)";
 const EXPORT_USAGE: &str = "usage: :export contacts FILE | :export callout ID FILE";
 
 /// `FILE [--msisdn-column NAME]` (the file name may contain spaces).
@@ -103,6 +109,29 @@ fn parse_import(args: &[&str]) -> Result<Action, String> {
     Ok(Action::Import {
         path: path.join(" "),
         msisdn_column,
+    })
+}
+
+/// `FILE|URL [--area-map MAP]` (the file name may contain spaces).
+fn parse_cap(args: &[&str]) -> Result<Action, String> {
+    let mut path = Vec::new();
+    let mut area_map = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if *a == "--area-map" {
+            area_map = Some(it.next().ok_or(CAP_USAGE)?.to_string());
+        } else if let Some(v) = a.strip_prefix("--area-map=") {
+            area_map = Some(v.to_string());
+        } else {
+            path.push(*a);
+        }
+    }
+    if path.is_empty() {
+        return Err(CAP_USAGE.into());
+    }
+    Ok(Action::ImportCap {
+        path: path.join(" "),
+        area_map,
     })
 }
 
@@ -133,6 +162,7 @@ pub fn parse(cmd: &str) -> Result<Action, String> {
     match all.split_first() {
         Some((&"import", args)) => return parse_import(args),
         Some((&"export", args)) => return parse_export(args),
+        Some((&"cap", args)) => return parse_cap(args),
         _ => {}
     }
     let mut words = cmd.split_whitespace();
@@ -152,6 +182,7 @@ pub fn parse(cmd: &str) -> Result<Action, String> {
         ("q!" | "quit!", None) => Action::ForceQuit,
         ("help" | "h", None) => Action::ShowHelp,
         ("invalid", None) => Action::ShowImportErrors,
+        ("approvals" | "approve", None) => Action::OpenApprovals,
         ("", None) => Action::Back,
         _ => {
             return Err(format!(
@@ -193,5 +224,15 @@ mod tests {
         ));
         assert!(parse("export callout x f.csv").is_err());
         assert!(parse("export contacts").is_err());
+        assert!(matches!(
+            parse("cap alerts/flood 1.xml --area-map m.toml"),
+            Ok(Action::ImportCap { path, area_map: Some(m) }) if path == "alerts/flood 1.xml" && m == "m.toml"
+        ));
+        assert!(matches!(
+            parse("cap a.xml"),
+            Ok(Action::ImportCap { area_map: None, .. })
+        ));
+        assert!(parse("cap --area-map m.toml").is_err());
+        assert!(matches!(parse("approvals"), Ok(Action::OpenApprovals)));
     }
 }
