@@ -17,6 +17,12 @@ use tui_support::{fixed_clock, info, seed, service_with};
 async fn an_idle_tui_draws_nothing() {
     let (_d, service) = service_with(fixed_clock()).await;
     seed(&service).await;
+    // The seed's journal entries sealed now: sealed later by the worker, that commit would
+    // reach the TUI at its next look at the database (every 2 s) and draw inside the window.
+    service
+        .seal_journal(scfm::store::journal::Sealing::Wait)
+        .await
+        .unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
     let mut workers = scfm::workers::spawn_all(&service, cancel.clone());
     let draws = Arc::new(AtomicU64::new(0));
