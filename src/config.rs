@@ -92,6 +92,15 @@ pub struct Config {
     pub operator: Option<String>,
     /// The CAP area map (`--area-map`, `SCFM_AREA_MAP`): `scfm cap import` and the TUI's `:cap`.
     pub area_map: Option<PathBuf>,
+    /// The CAP feed `scfm serve` polls (`--cap-feed`), if any.
+    pub cap_feed: Option<CapFeed>,
+}
+
+/// A CAP feed to poll and how often.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapFeed {
+    pub url: String,
+    pub interval: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +192,10 @@ impl Config {
             listen: c.listen.clone(),
             operator: non_empty(&c.operator),
             area_map: c.area_map.clone().filter(|p| !p.as_os_str().is_empty()),
+            cap_feed: non_empty(&c.cap_feed).map(|url| CapFeed {
+                url,
+                interval: Duration::from_secs(c.cap_feed_interval.max(1)),
+            }),
             public_url: non_empty(&c.public_url).map(|u| u.trim_end_matches('/').to_string()),
             auth: ApiAuth {
                 basic_user: non_empty(&c.basic_auth_user),
@@ -223,6 +236,7 @@ impl Config {
             listen: "127.0.0.1:0".into(),
             operator: None,
             area_map: None,
+            cap_feed: None,
             public_url: None,
             auth: ApiAuth {
                 basic_user: None,

@@ -153,6 +153,18 @@ fn fallback(p: &crate::config::ProviderSettings) -> anyhow::Result<Option<Fallba
 
 /// Starts everything on an already bound listener.
 pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
+    if let Some(feed) = &config.cap_feed {
+        // A feed without a usable map would refuse every alert, poll after poll: say so now.
+        let Some(map) = &config.area_map else {
+            anyhow::bail!(
+                "--cap-feed {} needs the area map: --area-map MAP (or SCFM_AREA_MAP)",
+                feed.url
+            );
+        };
+        crate::service::read_area_map(map)
+            .await
+            .map_err(|e| anyhow::anyhow!("--cap-feed: {e}"))?;
+    }
     let service = build_service(&config).await?;
     Ok(start_with(service, config, listener))
 }
@@ -163,7 +175,16 @@ pub fn start_with(service: Service, config: Config, listener: TcpListener) -> Ru
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let cancel = CancellationToken::new();
-    let workers = workers::spawn_all(&service, cancel.clone());
+    let mut workers = workers::spawn_all(&service, cancel.clone());
+    if let (Some(feed), Some(map)) = (&config.cap_feed, &config.area_map) {
+        workers::spawn_cap_feed(
+            &mut workers,
+            &service,
+            feed.clone(),
+            map.clone(),
+            cancel.clone(),
+        );
+    }
     let (shutdown, rx) = watch::channel(false);
     let state = AppState {
         service: service.clone(),

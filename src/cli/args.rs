@@ -154,6 +154,18 @@ pub struct Common {
     /// area reaches. Used by `scfm cap import` and by the TUI's `:cap FILE`.
     #[arg(long, global = true, env = "SCFM_AREA_MAP")]
     pub area_map: Option<PathBuf>,
+    /// A CAP feed (Atom or RSS, an http(s) URL or a file) that `scfm serve` polls: each new
+    /// alert becomes a draft callout through the area map (nothing is dialled until approved).
+    #[arg(long, global = true, env = "SCFM_CAP_FEED")]
+    pub cap_feed: Option<String>,
+    /// Seconds between polls of `--cap-feed` (one poll per interval across all processes).
+    #[arg(
+        long,
+        global = true,
+        env = "SCFM_CAP_FEED_INTERVAL",
+        default_value_t = 60
+    )]
+    pub cap_feed_interval: u64,
     /// Public base URL the provider reaches scfm at (webhook signatures and callback URLs).
     #[arg(long, global = true, env = "SCFM_PUBLIC_URL")]
     pub public_url: Option<String>,

@@ -1,4 +1,4 @@
-//! `scfm cap import FILE|URL --area-map MAP`: reads the alert and the map, asks the service for
+//! `scfm cap import FILE|URL --area-map MAP`: reads the alert (or a feed of alerts) and the map, asks the service for
 //! the draft, and prints what an operator needs before anyone is called: the callout, each
 //! area's people, the areas nothing matched, the ETA at the account's pace, and what to do next.
 //! Exit code 0 when a draft was made or updated, 2 when the operator must decide (an Update or
@@ -7,7 +7,10 @@
 use super::CapCommand;
 use crate::config::Config;
 use crate::domain::time::Clock;
-use crate::service::{CapOutcome, Error, Service, read_alert, read_area_map};
+use crate::service::{
+    CapDocument, CapOutcome, Error, FeedReport, FeedResult, Service, parse_cap_document,
+    read_alert, read_area_map,
+};
 use crate::store::Store;
 
 pub async fn run(cmd: &CapCommand, config: &Config) -> i32 {
@@ -38,18 +41,58 @@ pub async fn run(cmd: &CapCommand, config: &Config) -> i32 {
         }
     };
     let service = Service::new(store, Clock::System, config.registry.clone());
-    let code = match service.import_cap(&xml, &map).await {
-        Ok(outcome) => report(&outcome, config.provider.calls_per_second),
-        Err(Error::Invalid(v)) => {
-            eprintln!("scfm: {source}: {v}");
-            1
-        }
+    let cps = config.provider.calls_per_second;
+    let code = match parse_cap_document(&xml) {
         Err(e) => {
             eprintln!("scfm: {source}: {e}");
             1
         }
+        Ok(CapDocument::Alert(alert)) => match service.import_alert(&alert, &map).await {
+            Ok(outcome) => report(&outcome, cps),
+            Err(Error::Invalid(v)) => {
+                eprintln!("scfm: {source}: {v}");
+                1
+            }
+            Err(e) => {
+                eprintln!("scfm: {source}: {e}");
+                1
+            }
+        },
+        Ok(CapDocument::Feed(entries)) => {
+            let base = source.contains("://").then_some(source.as_str());
+            match service.import_cap_feed(&entries, base, &map).await {
+                Ok(reports) => report_feed(&reports, cps),
+                Err(e) => {
+                    eprintln!("scfm: {source}: {e}");
+                    1
+                }
+            }
+        }
     };
     service.shutdown().await;
+    code
+}
+
+/// A feed: one line per entry, then each import's report. Exit 2 when any entry asks the
+/// operator to decide, else 1 when any was refused, else 0 (skipped entries are fine).
+fn report_feed(reports: &[FeedReport], calls_per_second: f64) -> i32 {
+    println!("feed: {} entries", reports.len());
+    let mut code = 0;
+    for r in reports {
+        match &r.result {
+            FeedResult::Done(outcome) => {
+                println!("entry {}:", r.entry);
+                code = code.max(report(outcome, calls_per_second));
+            }
+            FeedResult::Skipped(why) => println!("entry {}: skipped: {why}", r.entry),
+            FeedResult::Refused(why) => {
+                eprintln!("scfm: entry {}: refused: {why}", r.entry);
+                if code == 0 {
+                    code = 1;
+                }
+            }
+        }
+    }
     code
 }
 

@@ -21,6 +21,8 @@ pub enum Refusal {
     AlreadyApproved,
     NeedsApproval,
     ApproverStarts,
+    /// A draft whose CAP alert was cancelled (`cap_cancelled_by`): never approved or started.
+    AlertCancelled,
 }
 
 impl Refusal {
@@ -39,6 +41,9 @@ impl Refusal {
             Refusal::ApproverStarts => {
                 "must come from another operator than the approver (the callout was made without a named operator)"
             }
+            Refusal::AlertCancelled => {
+                "is refused: the CAP alert of this draft was cancelled (import a new alert to call out again)"
+            }
         }
     }
 }
@@ -47,6 +52,9 @@ pub fn can_approve(c: &Callout, by: &Actor) -> Result<(), Refusal> {
     let Some(name) = by.operator() else {
         return Err(Refusal::NotNamed);
     };
+    if cancelled(c) {
+        return Err(Refusal::AlertCancelled);
+    }
     if !c.requires_approval {
         return Err(Refusal::NotNeeded);
     }
@@ -64,6 +72,9 @@ pub fn can_approve(c: &Callout, by: &Actor) -> Result<(), Refusal> {
 
 /// The `start` event (initialized → running) of a callout as `by`.
 pub fn can_start(c: &Callout, by: &Actor) -> Result<(), Refusal> {
+    if cancelled(c) {
+        return Err(Refusal::AlertCancelled);
+    }
     if !c.requires_approval {
         return Ok(());
     }
@@ -74,6 +85,13 @@ pub fn can_start(c: &Callout, by: &Actor) -> Result<(), Refusal> {
         return Err(Refusal::ApproverStarts);
     }
     Ok(())
+}
+
+/// Drafted from a CAP alert that a later Cancel withdrew.
+fn cancelled(c: &Callout) -> bool {
+    c.metadata
+        .get("cap_cancelled_by")
+        .is_some_and(|v| !v.is_null())
 }
 
 #[cfg(test)]
@@ -134,5 +152,14 @@ mod tests {
         let c = callout(None, false, None);
         assert_eq!(can_start(&c, &Actor::SharedApi), Ok(()));
         assert_eq!(can_approve(&c, &op("bo")), Err(Refusal::NotNeeded));
+    }
+
+    #[test]
+    fn a_draft_whose_alert_was_cancelled_is_neither_approved_nor_started() {
+        let mut c = callout(Some("ana"), true, Some("bo"));
+        c.metadata = json!({"cap_msg_type": "Cancel", "cap_cancelled_by": "KH-1"});
+        assert_eq!(can_start(&c, &op("ana")), Err(Refusal::AlertCancelled));
+        c.approved_by = None;
+        assert_eq!(can_approve(&c, &op("bo")), Err(Refusal::AlertCancelled));
     }
 }

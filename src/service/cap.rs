@@ -155,6 +155,11 @@ impl Service {
     /// Reads one CAP alert (`xml`) through `map`; see the module comment.
     pub async fn import_cap(&self, xml: &str, map: &AreaMap) -> Result<CapOutcome> {
         let alert = cap::parse_alert(xml).map_err(|e| invalid(e.to_string()))?;
+        self.import_alert(&alert, map).await
+    }
+
+    /// Drafts (or updates, or cancels) from an alert already parsed (a feed's embedded one).
+    pub async fn import_alert(&self, alert: &Alert, map: &AreaMap) -> Result<CapOutcome> {
         let now = self.clock().now();
         alert
             .check_not_expired(now)
@@ -177,9 +182,9 @@ impl Service {
                         alert.identifier, alert.sender
                     )));
                 }
-                self.draft(&alert, map, None).await
+                self.draft(alert, map, None).await
             }
-            MsgType::Update | MsgType::Cancel => self.follow_up(&alert, map).await,
+            MsgType::Update | MsgType::Cancel => self.follow_up(alert, map).await,
             other => Err(invalid(format!(
                 "msgType {} carries no warning to call out",
                 other.as_str()
@@ -188,7 +193,7 @@ impl Service {
     }
 
     /// Callouts drafted from alert `identifier` of `sender`.
-    async fn drafts_of(&self, sender: &str, identifier: &str) -> Result<Vec<Callout>> {
+    pub(super) async fn drafts_of(&self, sender: &str, identifier: &str) -> Result<Vec<Callout>> {
         let f = Filter::parse(
             Family::Callout,
             Some(&json!({"metadata": {"cap_identifier": identifier, "cap_sender": sender}})),

@@ -5,6 +5,7 @@
 
 mod batch_runner;
 mod campaign_runner;
+mod cap_feed;
 mod dialer;
 mod journal_sealer;
 mod status_poller;
@@ -39,6 +40,20 @@ pub fn spawn_all(service: &Service, cancel: CancellationToken) -> JoinSet<()> {
         status_poller::run(s.clone(), c)
     }));
     set
+}
+
+/// Spawns the CAP feed poller (`scfm serve --cap-feed URL`, with its area map) beside them.
+pub fn spawn_cap_feed(
+    set: &mut JoinSet<()>,
+    service: &Service,
+    feed: crate::config::CapFeed,
+    map: std::path::PathBuf,
+    cancel: CancellationToken,
+) {
+    let s = service.clone();
+    set.spawn(supervise("cap_feed", cancel, move |c| {
+        cap_feed::run(s.clone(), feed.clone(), map.clone(), c)
+    }));
 }
 
 /// Runs `make(cancel)` until cancelled, restarting it (1 s, doubling to 60 s) if it panics.
