@@ -10,6 +10,7 @@ pub mod cap;
 pub mod congestion;
 pub mod dialing;
 pub mod filter;
+pub mod gsm7;
 pub mod journal;
 pub mod metadata;
 pub mod msisdn;
