@@ -40,12 +40,21 @@ struct Feed {
 
 impl Feed {
     async fn serve(&self) -> String {
-        async fn feed(State(f): State<Feed>) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+        async fn feed(
+            State(f): State<Feed>,
+        ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
             f.reads.fetch_add(1, Ordering::SeqCst);
             let body = f.body.lock().unwrap().clone();
-            (StatusCode::OK, [("content-type", "application/atom+xml")], body)
+            (
+                StatusCode::OK,
+                [("content-type", "application/atom+xml")],
+                body,
+            )
         }
-        async fn alert(State(f): State<Feed>, UrlPath(name): UrlPath<String>) -> (StatusCode, String) {
+        async fn alert(
+            State(f): State<Feed>,
+            UrlPath(name): UrlPath<String>,
+        ) -> (StatusCode, String) {
             match f.alerts.lock().unwrap().get(&name) {
                 Some(xml) => (StatusCode::OK, xml.clone()),
                 None => (StatusCode::NOT_FOUND, "no such alert".into()),
@@ -226,10 +235,92 @@ async fn each_alert_of_a_feed_is_drafted_once_poll_after_poll() {
     // Two services on the one database ask for the poll's turn at once: one gets it.
     let other = service_on(&location).await;
     let every = Duration::from_secs(3600);
-    let (a, b) = tokio::join!(svc.take_cap_feed_turn(every), other.take_cap_feed_turn(every));
-    assert!(a.unwrap() ^ b.unwrap(), "exactly one of the two takes the turn");
+    let (a, b) = tokio::join!(
+        svc.take_cap_feed_turn(every),
+        other.take_cap_feed_turn(every)
+    );
+    assert!(
+        a.unwrap() ^ b.unwrap(),
+        "exactly one of the two takes the turn"
+    );
     assert!(!svc.take_cap_feed_turn(every).await.unwrap());
     assert!(!other.take_cap_feed_turn(every).await.unwrap());
+}
+
+#[tokio::test]
+async fn racing_imports_draft_an_alert_once_and_follow_ups_find_it_through_updates() {
+    let dir = TempDir::new().unwrap();
+    let location = Location::for_tests(&dir.path().join("race.sqlite3"));
+    let (a, b) = (service_on(&location).await, service_on(&location).await);
+    let map = parse_area_map(&std::fs::read_to_string(MAP_FILE).unwrap()).unwrap();
+    let alert = fixture("flood_alert.xml");
+    // Two importers (a feed poll and an operator's `scfm cap import`, say) at the same moment.
+    let (ra, rb) = tokio::join!(a.import_cap(&alert, &map), b.import_cap(&alert, &map));
+    let drafted = [&ra, &rb]
+        .iter()
+        .filter(|r| matches!(r, Ok(CapOutcome::Drafted { .. })))
+        .count();
+    assert_eq!(drafted, 1, "{ra:?} / {rb:?}");
+    let refused = if ra.is_err() { ra } else { rb };
+    assert!(
+        format!("{:?}", refused.unwrap_err()).contains("imported already"),
+        "the other is refused"
+    );
+    assert_eq!(callout_count(&a).await, 1);
+
+    // Update 0413 gives the draft its identifier; a Cancel that names only 0412 still finds it.
+    let CapOutcome::Drafted { callout, .. } = a
+        .import_cap(&fixture("flood_update.xml"), &map)
+        .await
+        .unwrap()
+    else {
+        panic!("no update")
+    };
+    let cancel = fixture("flood_cancel.xml").replace(
+        "warnings@ncdm.example.org,KH-NCDM-2026-0413,2026-12-04T16:30:00+07:00",
+        "",
+    );
+    let CapOutcome::Cancelled { callout: c } = b.import_cap(&cancel, &map).await.unwrap() else {
+        panic!("the cancel did not find the draft")
+    };
+    assert_eq!(c.id, callout.id);
+    assert_eq!(c.metadata["cap_cancelled_by"], "KH-NCDM-2026-0414");
+    assert_eq!(callout_count(&a).await, 1);
+
+    // A deleted draft stays handled for feeds; an explicit import may draft the alert again.
+    let other = prey_veng_alert("KH-NCDM-2026-0600", "2026-12-06T00:00:00+07:00");
+    let CapOutcome::Drafted { callout: d, .. } = a.import_cap(&other, &map).await.unwrap() else {
+        panic!("no draft")
+    };
+    let ops = a
+        .batch_operations(
+            Some(d.id),
+            &[],
+            &scfm::domain::filter::Filter::empty(scfm::domain::filter::Family::BatchOperation),
+            scfm::domain::Page {
+                page: 1,
+                per_page: 50,
+            },
+        )
+        .await
+        .unwrap();
+    for op in ops.items {
+        a.delete_batch_operation(op.id, &[]).await.unwrap();
+    }
+    a.delete_callout(d.id).await.unwrap();
+    let feed = Feed::default();
+    let url = feed.serve().await;
+    feed.set(&[embedded("e-0600", &other)]);
+    let r = a.poll_cap_feed(&url, Path::new(MAP_FILE)).await.unwrap();
+    match &r[0].result {
+        FeedResult::Skipped(why) => assert!(why.contains("since deleted"), "{why}"),
+        other => panic!("a feed must not redraft a deleted draft: {other:?}"),
+    }
+    assert!(matches!(
+        a.import_cap(&other, &map).await.unwrap(),
+        CapOutcome::Drafted { .. }
+    ));
+    assert_eq!(callout_count(&a).await, 2);
 }
 
 /// `scfm serve` polling `url` every second, on `db`.
@@ -239,7 +330,10 @@ fn feed_serve(db: &Location, dir: &Path, name: &str, url: &str) -> (Serve, u16) 
     cmd.args(["--cap-feed", url, "--cap-feed-interval", "1"])
         .args(["--area-map", MAP_FILE])
         .env("REGISTERED_CALL_FLOW_LOGIC", "CallFlowLogic::PlayMessage");
-    (Serve::spawn(cmd, port, dir.join(format!("{name}.log"))), port)
+    (
+        Serve::spawn(cmd, port, dir.join(format!("{name}.log"))),
+        port,
+    )
 }
 
 async fn cap_callouts(s: &Serve) -> Vec<Value> {

@@ -9,7 +9,9 @@ use super::{BatchOperationInput, CalloutInput, Error, Result, Service};
 use crate::domain::cap::{self, Alert, AreaMap, CapEnum, MsgType, Status};
 use crate::domain::filter::{Family, Filter};
 use crate::domain::metadata::MergeMode;
+use crate::domain::time::format_ts;
 use crate::domain::{Callout, Page};
+use crate::store;
 use serde_json::{Map, Value, json};
 
 /// One area of a draft: the map's name, its contacts now, its population preview.
@@ -170,26 +172,101 @@ impl Service {
                 alert.status.as_str()
             )));
         }
-        match alert.msg_type {
-            MsgType::Alert => {
-                if !self
-                    .drafts_of(&alert.sender, &alert.identifier)
-                    .await?
-                    .is_empty()
-                {
-                    return Err(invalid(format!(
-                        "alert {} from {} was imported already",
-                        alert.identifier, alert.sender
-                    )));
-                }
-                self.draft(alert, map, None).await
-            }
-            MsgType::Update | MsgType::Cancel => self.follow_up(alert, map).await,
-            other => Err(invalid(format!(
+        if !matches!(
+            alert.msg_type,
+            MsgType::Alert | MsgType::Update | MsgType::Cancel
+        ) {
+            return Err(invalid(format!(
                 "msgType {} carries no warning to call out",
-                other.as_str()
-            ))),
+                alert.msg_type.as_str()
+            )));
         }
+        // Take the message first: of two imports racing on one alert, one drafts it.
+        if !self.take_alert(alert, true).await? {
+            return Err(invalid(format!(
+                "{} {} from {} was imported already",
+                alert.msg_type.as_str(),
+                alert.identifier,
+                alert.sender
+            )));
+        }
+        let result = match alert.msg_type {
+            MsgType::Alert => self.draft(alert, map, None).await,
+            _ => self.follow_up(alert, map).await,
+        };
+        let mut tx = self.store().write().await?;
+        match &result {
+            Ok(CapOutcome::Drafted { callout, .. } | CapOutcome::Cancelled { callout }) => {
+                store::cap_alerts::done(&mut tx, &alert.sender, &alert.identifier, callout.id)
+                    .await?
+            }
+            // Refused, or only asking the operator: it may be imported again later.
+            Ok(CapOutcome::AskToStop { .. }) | Err(_) => {
+                store::cap_alerts::release(&mut tx, &alert.sender, &alert.identifier).await?
+            }
+        }
+        tx.commit().await.map_err(store::StoreError::from)?;
+        result
+    }
+
+    /// Takes `alert` in the import ledger; false when it was taken already. With `retake`, a
+    /// message whose draft was deleted, or whose import was cut off over five minutes ago, is
+    /// taken again.
+    async fn take_alert(&self, alert: &Alert, retake: bool) -> Result<bool> {
+        let now = self.clock().now();
+        let stale = retake.then(|| format_ts(now - chrono::Duration::minutes(5)));
+        let mut tx = self.store().write().await?;
+        let taken = store::cap_alerts::take(
+            &mut tx,
+            &alert.sender,
+            &alert.identifier,
+            alert.msg_type.as_str(),
+            &format_ts(now),
+            stale.as_deref(),
+        )
+        .await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(taken)
+    }
+
+    /// Whether message `identifier` of `sender` is in the import ledger, and how.
+    pub(super) async fn taken_alert(
+        &self,
+        sender: &str,
+        identifier: &str,
+    ) -> Result<Option<store::cap_alerts::Taken>> {
+        let mut conn = self.store().read().await?;
+        Ok(store::cap_alerts::find(&mut conn, sender, identifier).await?)
+    }
+
+    /// The callouts an Update or Cancel refers to: through the ledger (which follows a draft
+    /// through its earlier updates), else by the identifier a draft carries.
+    async fn referred(&self, alert: &Alert) -> Result<Vec<Callout>> {
+        let mut found: Vec<Callout> = Vec::new();
+        for r in &alert.references {
+            let by_ledger = match self.taken_alert(&r.sender, &r.identifier).await? {
+                Some(store::cap_alerts::Taken {
+                    callout_id: Some(id),
+                    ..
+                }) => match self.callout(id).await {
+                    Ok(c) => vec![c],
+                    Err(Error::NotFound) => vec![],
+                    Err(e) => return Err(e),
+                },
+                _ => vec![],
+            };
+            let more = if by_ledger.is_empty() {
+                self.drafts_of(&r.sender, &r.identifier).await?
+            } else {
+                by_ledger
+            };
+            for c in more {
+                if !found.iter().any(|f| f.id == c.id) {
+                    found.push(c);
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Callouts drafted from alert `identifier` of `sender`.
@@ -297,10 +374,7 @@ impl Service {
     }
 
     async fn follow_up(&self, alert: &Alert, map: &AreaMap) -> Result<CapOutcome> {
-        let mut found = Vec::new();
-        for r in &alert.references {
-            found.extend(self.drafts_of(&r.sender, &r.identifier).await?);
-        }
+        let found = self.referred(alert).await?;
         if found.is_empty() {
             return Err(invalid(format!(
                 "{} {} refers to no alert imported here ({} reference(s))",

@@ -10,11 +10,8 @@
 //! schedule row, as for the campaign pass), so two processes never draft one alert twice.
 
 use super::{CapOutcome, Error, Result, Service, read_alert, read_area_map};
-use crate::domain::Page;
-use crate::domain::cap::{self, Alert, AreaMap, CapEnum, CapErrorKind, FeedEntry, MsgType};
-use crate::domain::filter::{Family, Filter};
+use crate::domain::cap::{self, Alert, AreaMap, CapEnum, CapErrorKind, FeedEntry};
 use crate::store;
-use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
 
@@ -99,32 +96,24 @@ impl Service {
         }
     }
 
-    /// Why `alert` needs no import: an Alert or Update whose identifier a draft already
-    /// carries, or a Cancel already recorded on its draft.
+    /// Why `alert` needs no import: the ledger has it (drafted, updated or cancelled from,
+    /// even when its draft has since been updated by a later message or deleted).
     async fn handled_already(&self, alert: &Alert) -> Result<Option<String>> {
-        let done = if alert.msg_type == MsgType::Cancel {
-            let f = Filter::parse(
-                Family::Callout,
-                Some(&json!({"metadata": {"cap_cancelled_by": alert.identifier}})),
-            );
-            let page = Page {
-                page: 1,
-                per_page: 1,
-            };
-            !self.callouts(None, &f, page).await?.items.is_empty()
-        } else {
-            !self
-                .drafts_of(&alert.sender, &alert.identifier)
-                .await?
-                .is_empty()
-        };
-        Ok(done.then(|| {
-            format!(
-                "{} {} was imported already",
-                alert.msg_type.as_str(),
-                alert.identifier
-            )
-        }))
+        Ok(self
+            .taken_alert(&alert.sender, &alert.identifier)
+            .await?
+            .map(|t| {
+                let what = match t.callout_id {
+                    Some(id) => format!("callout {id}"),
+                    None if t.state == "drafting" => "an import under way".into(),
+                    None => "a callout since deleted".into(),
+                };
+                format!(
+                    "{} {} was imported already ({what})",
+                    alert.msg_type.as_str(),
+                    alert.identifier
+                )
+            }))
     }
 
     /// The entry's alert: embedded, or fetched from its link.

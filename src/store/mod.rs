@@ -14,6 +14,7 @@
 pub mod batch_operations;
 pub mod callouts;
 pub mod campaigns;
+pub mod cap_alerts;
 pub mod changes;
 pub mod contacts;
 pub mod dialing_hold;
