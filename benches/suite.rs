@@ -18,6 +18,7 @@
 //! 6. Dispatch to the fake provider, pacing off, vs a bare client; pacing accuracy at 20 cps.
 //! 7. RSS of `scfm serve` with N contacts and a running simulated campaign vs the bare binary.
 //! 8. Idle CPU and terminal bytes of the TUI in tmux.
+//! 9. The never-reached export by area (issue 15) vs a hand-written streamed SELECT; its peak RSS.
 
 #[path = "../tests/support/fake_provider/mod.rs"]
 mod fake_provider;
@@ -25,6 +26,8 @@ mod fake_provider;
 mod postgres;
 #[path = "suite/postgres_procs.rs"]
 mod postgres_procs;
+#[path = "suite/unreached.rs"]
+mod unreached;
 
 use anyhow::{Context, Result, bail};
 use fake_provider::{FakeConfig, FakeProvider};
@@ -158,7 +161,7 @@ fn only_from_env() -> Result<Option<std::collections::BTreeSet<u8>>> {
     let mut rows = std::collections::BTreeSet::new();
     for r in v.split(',') {
         let r = r.trim();
-        let bad = || format!("SCFM_BENCH_ONLY={v:?}: {r:?} is not a row 1..=8, P or P1..=P6");
+        let bad = || format!("SCFM_BENCH_ONLY={v:?}: {r:?} is not a row 1..=9, P or P1..=P6");
         if r.eq_ignore_ascii_case("p") {
             rows.extend(PG_ROWS.iter().map(|(_, n)| *n));
         } else if let Some(n) = PG_ROWS
@@ -169,7 +172,7 @@ fn only_from_env() -> Result<Option<std::collections::BTreeSet<u8>>> {
         } else if r.starts_with(['p', 'P']) {
             bail!(bad());
         } else {
-            let n = r.parse::<u8>().ok().filter(|r| (1..=8).contains(r));
+            let n = r.parse::<u8>().ok().filter(|r| (1..=9).contains(r));
             rows.insert(n.with_context(bad)?);
         }
     }
@@ -1537,6 +1540,10 @@ async fn bench() -> Result<bool> {
     if want(8) {
         eprintln!("row 8: idle …");
         row8(&s, &mut rep).await?;
+    }
+    if want(9) {
+        eprintln!("row 9: never-reached export …");
+        unreached::row9(&s, &mut rep).await?;
     }
 
     let mut pg_rep = Report::default();

@@ -30,6 +30,24 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(scfm::cli::operations::journal(&cmd, &config).await)
         }
         Some(Command::Cap(cmd)) => std::process::exit(scfm::cli::cap::run(&cmd, &config).await),
+        Some(Command::Sitrep {
+            callout,
+            by,
+            short,
+            json,
+            output,
+        }) => {
+            let code = scfm::cli::sitrep::sitrep(
+                callout,
+                by.as_deref(),
+                short,
+                json,
+                output.as_deref(),
+                &config,
+            )
+            .await;
+            std::process::exit(code)
+        }
         Some(Command::Demo) => {
             let _guard = scfm::logging::to_file(&config.data_dir)?;
             let options = tui_options();

@@ -43,6 +43,25 @@ pub enum Command {
     /// CAP 1.2 alerts: turn one into a draft callout (nothing is dialled until approved and started).
     #[command(subcommand)]
     Cap(CapCommand),
+    /// A callout's situation report: reached, by machine, not yet, unreachable and pending, in
+    /// total and by area (the long form; `--short` for one SMS).
+    Sitrep {
+        /// The callout id.
+        callout: i64,
+        /// Group by this contact metadata key (default: the callout's `sitrep_by`, else the
+        /// area map's `group_by`).
+        #[arg(long)]
+        by: Option<String>,
+        /// The short form that fits one SMS (160 GSM-7 characters), with a note when it cannot.
+        #[arg(long)]
+        short: bool,
+        /// The figures as JSON.
+        #[arg(long, conflicts_with = "short")]
+        json: bool,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +129,22 @@ pub enum ExportCommand {
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// Everyone a callout did not reach (never called, still trying, given up, or a machine
+    /// answered), by area, for field teams: name, msisdn, attempts, last status and time.
+    Unreached {
+        /// The callout id.
+        callout: i64,
+        /// Group by this contact metadata key (default: the callout's `sitrep_by`, else the
+        /// area map's `group_by`).
+        #[arg(long)]
+        by: Option<String>,
+        /// Write one CSV (the area in its first column) to this file instead of standard output.
+        #[arg(long, short, conflicts_with = "dir")]
+        output: Option<PathBuf>,
+        /// Write one CSV per area into this directory (created if missing).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 

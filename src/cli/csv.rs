@@ -141,6 +141,20 @@ pub async fn export(cmd: &ExportCommand, config: &Config) -> i32 {
     let (callout, output) = match cmd {
         ExportCommand::Contacts { output } => (None, output),
         ExportCommand::Callout { id, output } => (Some(*id), output),
+        ExportCommand::Unreached {
+            callout,
+            by,
+            output,
+            dir,
+        } => {
+            let what = super::sitrep::Unreached {
+                callout: *callout,
+                by: by.as_deref(),
+                output: output.as_deref(),
+                dir: dir.as_deref(),
+            };
+            return super::sitrep::unreached(what, config).await;
+        }
     };
     let service = match open_service(config).await {
         Ok(s) => s,

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod fallback_args;
 pub mod flows;
 pub mod operations;
+pub mod sitrep;
 
 pub use args::{
     CapCommand, Cli, Command, Common, ExportCommand, FlowsCommand, ImportCommand, JournalCommand,

@@ -16,6 +16,7 @@ mod participations;
 mod phone_calls;
 mod remote_events;
 mod respond;
+mod sitrep;
 
 use crate::config::ApiAuth;
 use crate::service::Service;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(contacts::routes())
         .merge(callouts::routes())
+        .merge(sitrep::routes())
         .merge(participations::routes())
         .merge(batch_operations::routes())
         .merge(phone_calls::routes())

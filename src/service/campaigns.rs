@@ -4,6 +4,7 @@
 
 use super::{Error, Result, Service, ServiceEvent};
 use crate::domain::dialing::DialingSettings;
+use crate::domain::outcome::{self, LastCall, Outcome};
 use crate::domain::time::format_ts;
 use crate::store::{self, campaigns::Attempts};
 use serde::Serialize;
@@ -164,41 +165,27 @@ impl Service {
             status: callout.status.clone(),
             ..Progress::default()
         };
-        let active = [
-            "queued",
-            "remotely_queued",
-            "remote_fetch_queued",
-            "in_progress",
-        ];
         for r in rows {
             p.participations += r.participations;
             p.attempts += r.attempts * r.participations;
-            match r.last_status.as_deref() {
-                None | Some("created") => p.pending += r.participations,
-                Some(s) if active.contains(&s) => p.in_progress += r.participations,
-                Some("completed") => {
-                    if r.answered_by
-                        .as_deref()
-                        .is_some_and(|a| a.starts_with("machine") || a == "fax")
-                    {
-                        p.reached_machine += r.participations;
+            let last = LastCall {
+                status: r.last_status.as_deref(),
+                answered_by: r.answered_by.as_deref(),
+                attempts: r.attempts,
+                outcome_unknown: r.outcome_unknown,
+            };
+            match outcome::classify(&last, settings.as_ref()) {
+                Outcome::Pending | Outcome::NotYet => p.pending += r.participations,
+                Outcome::InProgress => p.in_progress += r.participations,
+                Outcome::Reached => p.reached += r.participations,
+                Outcome::ReachedMachine => p.reached_machine += r.participations,
+                Outcome::Unreachable => {
+                    let why = if r.outcome_unknown {
+                        "outcome_unknown"
                     } else {
-                        p.reached += r.participations;
-                    }
-                }
-                Some(_) if r.outcome_unknown => {
-                    *p.not_reached.entry("outcome_unknown".into()).or_default() += r.participations;
-                }
-                Some(s) => {
-                    let retry = settings.as_ref().is_some_and(|st| {
-                        st.retry_statuses.iter().any(|r| r == s)
-                            && r.attempts < st.max_attempts as i64
-                    });
-                    if retry {
-                        p.pending += r.participations;
-                    } else {
-                        *p.not_reached.entry(s.to_string()).or_default() += r.participations;
-                    }
+                        r.last_status.as_deref().unwrap_or("unknown")
+                    };
+                    *p.not_reached.entry(why.to_string()).or_default() += r.participations;
                 }
             }
         }

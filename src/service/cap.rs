@@ -9,6 +9,7 @@ use super::{BatchOperationInput, CalloutInput, Error, Result, Service};
 use crate::domain::cap::{self, Alert, AreaMap, CapEnum, MsgType, Status};
 use crate::domain::filter::{Family, Filter};
 use crate::domain::metadata::MergeMode;
+use crate::domain::sitrep::SITREP_BY;
 use crate::domain::time::format_ts;
 use crate::domain::{Callout, Page};
 use crate::store;
@@ -135,6 +136,10 @@ fn draft_metadata(
     meta.insert("cap_msg_type".into(), json!(alert.msg_type.as_str()));
     if let Some(expires) = info.expires {
         meta.insert("cap_expires".into(), json!(expires.to_rfc3339()));
+    }
+    // The situation report groups this callout's figures the way the map groups its areas.
+    if let Some(by) = &map.group_by {
+        meta.insert(SITREP_BY.into(), json!(by));
     }
     let areas: Vec<(String, Map<String, Value>)> = resolution
         .areas

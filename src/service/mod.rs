@@ -29,6 +29,8 @@ mod phone_call_batches;
 mod phone_calls;
 mod remote_events;
 mod routes;
+mod sitrep;
+mod unreached;
 
 pub use batch_operations::{BatchOperationInput, ResultKind};
 pub mod tui_queries;
@@ -51,6 +53,7 @@ pub use participations::{ParticipationInput, ParticipationParent};
 pub use phone_calls::{PhoneCallInput, PhoneCallParent};
 pub use remote_events::{EventParent, WebhookOutcome, WebhookRequest};
 pub use routes::{Fallback, ON_FALLBACK};
+pub use unreached::{UnreachedOut, UnreachedReport, area_file_name};
 
 use crate::call_flow::Registry;
 use crate::domain::actor::Actor;

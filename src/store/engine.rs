@@ -356,6 +356,32 @@ impl Qb {
         }
     }
 
+    /// Streams the rows to `f` one by one as the engine returns them (memory stays flat however
+    /// many there are); the first error of either ends the statement.
+    pub async fn for_each<T: Record, E: From<sqlx::Error>>(
+        &mut self,
+        h: &mut impl Handle,
+        mut f: impl FnMut(T) -> Result<(), E> + Send,
+    ) -> Result<(), E> {
+        use futures::TryStreamExt;
+        match (self, h.engine()) {
+            (Qb::Sqlite(q), Engine::Sqlite(c)) => {
+                let mut rows = q.build_query_as::<T>().fetch(c);
+                while let Some(r) = rows.try_next().await? {
+                    f(r)?;
+                }
+            }
+            (Qb::Postgres(q), Engine::Postgres(c)) => {
+                let mut rows = q.build_query_as::<T>().fetch(c);
+                while let Some(r) = rows.try_next().await? {
+                    f(r)?;
+                }
+            }
+            _ => return Err(mismatch().into()),
+        }
+        Ok(())
+    }
+
     /// Runs the statement; the number of rows it changed.
     pub async fn execute(&mut self, h: &mut impl Handle) -> Result<u64, sqlx::Error> {
         match (self, h.engine()) {

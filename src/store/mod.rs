@@ -35,6 +35,7 @@ pub mod participations;
 pub mod phone_calls;
 mod rows;
 pub mod schedules;
+pub mod sitrep;
 
 // The records and pages this layer reads and returns are domain types; the files below name
 // them through `super::`.

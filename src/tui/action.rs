@@ -2,6 +2,7 @@
 //! effect runner to do against the Service). `App::update` turns actions into state changes and
 //! effects; it never awaits.
 
+use crate::domain::sitrep::Sitrep;
 use crate::domain::{BatchOperation, Callout, Contact};
 use crate::service::ServiceEvent;
 use crate::service::tui_queries::{
@@ -113,6 +114,8 @@ pub struct CalloutFields {
 pub enum ExportTarget {
     Contacts,
     Callout(i64),
+    /// The never-reached list of a callout, by area (`:unreached`).
+    Unreached(i64),
 }
 
 impl ExportTarget {
@@ -120,6 +123,7 @@ impl ExportTarget {
         match self {
             ExportTarget::Contacts => "contacts".into(),
             ExportTarget::Callout(id) => format!("participations of callout {id}"),
+            ExportTarget::Unreached(id) => format!("people callout {id} did not reach"),
         }
     }
 
@@ -127,7 +131,7 @@ impl ExportTarget {
     pub fn describe_owner(self) -> String {
         match self {
             ExportTarget::Contacts => "contacts".into(),
-            ExportTarget::Callout(id) => format!("callout {id}"),
+            ExportTarget::Callout(id) | ExportTarget::Unreached(id) => format!("callout {id}"),
         }
     }
 }
@@ -174,6 +178,11 @@ pub enum Action {
     },
     /// `A` / `:approvals`: the list of callouts waiting for a second operator.
     OpenApprovals,
+    /// `S` / `:sitrep`: the selected callout's situation report.
+    ShowSitrep,
+    /// `:unreached [FILE]`: the selected callout's never-reached list as CSV (default file
+    /// `unreached-ID.csv`).
+    ExportUnreached(Option<String>),
     /// Approve the callout selected in the approvals list (asks first).
     Approve,
     // Pane verbs.
@@ -258,6 +267,10 @@ pub enum Action {
         result: Result<Box<CapReport>, String>,
     },
     ApprovalsLoaded(Vec<ApprovalRequest>),
+    SitrepLoaded {
+        callout_id: i64,
+        result: Result<Box<Sitrep>, String>,
+    },
     /// An approval went through (the callout as approved), or was refused (the rule's reason).
     ApproveDone {
         id: i64,
@@ -339,6 +352,13 @@ pub enum Effect {
     Export {
         target: ExportTarget,
         path: String,
+        /// The area map whose `group_by` groups the never-reached list by default.
+        area_map: Option<String>,
+    },
+    /// The situation report of a callout (grouped by default as the area map says).
+    LoadSitrep {
+        callout_id: i64,
+        area_map: Option<String>,
     },
     /// Reads a CAP alert (a file or URL) and the area map, and drafts its callout.
     ImportCap {

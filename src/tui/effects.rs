@@ -187,9 +187,15 @@ pub async fn run_reporting(
             path,
             msisdn_column,
         } => Ok(super::effects_csv::import(service, path, msisdn_column, progress).await),
-        Effect::Export { target, path } => {
-            Ok(super::effects_csv::export(service, target, path).await)
-        }
+        Effect::Export {
+            target,
+            path,
+            area_map,
+        } => Ok(super::effects_csv::export(service, target, path, area_map).await),
+        Effect::LoadSitrep {
+            callout_id,
+            area_map,
+        } => Ok(super::effects_sitrep::load(service, callout_id, area_map).await),
         Effect::ImportCap { path, area_map } => {
             Ok(super::effects_cap::import(service, path, area_map).await)
         }

@@ -5,7 +5,7 @@
 //! full disk) never truncates an existing file.
 
 use super::action::{Action, ExportTarget};
-use crate::service::{Error, ImportOptions, Service};
+use crate::service::{Error, ImportOptions, Service, UnreachedOut};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc::{self, UnboundedSender};
@@ -70,7 +70,12 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Writes the export to a temporary file next to `dest`, then renames it into place.
-async fn write(service: &Service, target: ExportTarget, dest: PathBuf) -> Result<u64, String> {
+async fn write(
+    service: &Service,
+    target: ExportTarget,
+    dest: PathBuf,
+    area_map: Option<String>,
+) -> Result<u64, String> {
     let Some(name) = dest.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return Err(format!("{}: expected a file name", dest.display()));
     };
@@ -85,6 +90,13 @@ async fn write(service: &Service, target: ExportTarget, dest: PathBuf) -> Result
     let written = match target {
         ExportTarget::Contacts => service.export_contacts(out).await,
         ExportTarget::Callout(id) => service.export_callout(id, out).await,
+        ExportTarget::Unreached(id) => {
+            let by = super::effects_sitrep::map_grouping(area_map).await;
+            service
+                .export_unreached(id, None, by.as_deref(), UnreachedOut::One(Box::new(out)))
+                .await
+                .map(|r| r.rows)
+        }
     };
     let done = {
         let (partial, dest) = (partial.clone(), dest.clone());
@@ -106,8 +118,13 @@ async fn write(service: &Service, target: ExportTarget, dest: PathBuf) -> Result
     }
 }
 
-pub async fn export(service: &Service, target: ExportTarget, path: String) -> Action {
-    let result = write(service, target, expand(&path)).await;
+pub async fn export(
+    service: &Service,
+    target: ExportTarget,
+    path: String,
+    area_map: Option<String>,
+) -> Action {
+    let result = write(service, target, expand(&path), area_map).await;
     if let Err(e) = &result {
         tracing::warn!(error = %e, path, "TUI export failed");
     }

@@ -8,6 +8,7 @@ mod csv_jobs;
 pub mod effects;
 mod effects_cap;
 mod effects_csv;
+mod effects_sitrep;
 pub mod event_loop;
 pub mod keymap;
 pub mod panes;
@@ -17,6 +18,7 @@ pub mod theme;
 mod update;
 mod update_cap;
 mod update_csv;
+mod update_sitrep;
 pub mod widgets;
 
 use crate::service::Service;

@@ -121,6 +121,9 @@ impl App {
             | A::DoApprove(_)
             | A::ApprovalsLoaded(_)
             | A::ApproveDone { .. } => self.update_cap(action),
+            A::ShowSitrep | A::SitrepLoaded { .. } | A::ExportUnreached(_) => {
+                self.update_sitrep(action)
+            }
             A::Disabled(reason) => {
                 self.say(reason);
                 vec![]

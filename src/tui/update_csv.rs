@@ -94,7 +94,11 @@ impl App {
 
     pub(super) fn start_export(&mut self, target: ExportTarget, path: String) -> Vec<Effect> {
         self.say(format!("exporting {} to {path}…", target.describe()));
-        vec![Effect::Export { target, path }]
+        vec![Effect::Export {
+            target,
+            path,
+            area_map: self.area_map.clone(),
+        }]
     }
 
     pub(super) fn export_finished(

@@ -136,6 +136,15 @@ impl Component for CalloutsPane {
                 status != "running" && status != "paused",
                 "only a running or paused callout can stop",
             ),
+            // In the help, not the hint bar: at 80 columns it would push "? help" off.
+            Binding::new(
+                &[Key::Char('S')],
+                "S",
+                "situation report",
+                Action::ShowSitrep,
+            )
+            .disabled_if(none, "no callout selected")
+            .quiet(),
             Binding::new(
                 &[Key::Char('b')],
                 "b",

@@ -82,6 +82,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
         ":export callout ID FILE",
         "participations, attempts, outcomes",
     ),
+    (":sitrep", "situation report of the selected callout (S)"),
+    (
+        ":unreached [FILE]",
+        "people the selected callout did not reach, CSV",
+    ),
     (":q  :q!", "quit (:q! without asking)"),
 ];
 
@@ -163,6 +168,11 @@ pub fn parse(cmd: &str) -> Result<Action, String> {
         Some((&"import", args)) => return parse_import(args),
         Some((&"export", args)) => return parse_export(args),
         Some((&"cap", args)) => return parse_cap(args),
+        Some((&"unreached", args)) => {
+            return Ok(Action::ExportUnreached(
+                (!args.is_empty()).then(|| args.join(" ")),
+            ));
+        }
         _ => {}
     }
     let mut words = cmd.split_whitespace();
@@ -183,6 +193,7 @@ pub fn parse(cmd: &str) -> Result<Action, String> {
         ("help" | "h", None) => Action::ShowHelp,
         ("invalid", None) => Action::ShowImportErrors,
         ("approvals" | "approve", None) => Action::OpenApprovals,
+        ("sitrep", None) => Action::ShowSitrep,
         ("", None) => Action::Back,
         _ => {
             return Err(format!(

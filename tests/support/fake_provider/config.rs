@@ -34,6 +34,9 @@ pub struct Scenario {
     pub record_secs: u64,
     /// The callee hangs up while the first `<Gather>` listens.
     pub hangup_during_gather: bool,
+    /// What answering machine detection says once the call is answered, when the create asked
+    /// for it (`MachineDetection`): `human` unless set (Twilio's `machine_end_beep`, …).
+    pub answered_by: Option<&'static str>,
 }
 
 impl Scenario {
@@ -45,6 +48,7 @@ impl Scenario {
             digits: Vec::new(),
             record_secs: 4,
             hangup_during_gather: false,
+            answered_by: None,
         }
     }
     pub fn answered() -> Self {
@@ -59,6 +63,13 @@ impl Scenario {
     pub fn hangup_during_gather() -> Self {
         Scenario {
             hangup_during_gather: true,
+            ..Self::answered()
+        }
+    }
+    /// Answered by a voicemail box (reported only when machine detection was asked for).
+    pub fn machine() -> Self {
+        Scenario {
+            answered_by: Some("machine_end_beep"),
             ..Self::answered()
         }
     }

@@ -35,6 +35,9 @@ pub(super) fn call_json(config: &FakeConfig, call: &FakeCall) -> Value {
     let twilio = config.flavour == Flavour::Twilio;
     let uri = format!("/2010-04-01/Accounts/{account}/Calls/{}.json", call.sid);
     let ended_unconnected = call.is_final() && call.start_time.is_none();
+    // Twilio reports AMD's verdict only when the create asked for it, once answered.
+    let answered_by = (call.param("MachineDetection").is_some() && call.start_time.is_some())
+        .then(|| call.scenario.answered_by.unwrap_or("human"));
     let mut v = json!({
         "sid": call.sid, "account_sid": account,
         "to": call.to, "to_formatted": call.to, "from": call.from, "from_formatted": call.from,
@@ -43,7 +46,7 @@ pub(super) fn call_json(config: &FakeConfig, call: &FakeCall) -> Value {
         "start_time": call.start_time.map(rfc2822), "end_time": call.end_time.map(rfc2822),
         "duration": call.duration.map(|d| d.to_string()).or_else(|| ended_unconnected.then(|| "0".to_string())),
         "price": (call.status == "completed").then_some("-0.01300"), "price_unit": "USD",
-        "answered_by": null, "parent_call_sid": null,
+        "answered_by": answered_by, "parent_call_sid": null,
         "phone_number_sid": if twilio { json!("PN00000000000000000000000000000003") } else { Value::Null },
         "caller_name": null, "forwarded_from": null, "group_sid": null, "annotation": null,
     });
