@@ -163,7 +163,7 @@ async fn p1(s: &Setup, rep: &mut Report, svc: &Service, data: &Contacts) -> Resu
     let (ri, rb) = (n as f64 / ti.as_secs_f64(), n as f64 / tb.as_secs_f64());
     rep.row(
         "P1",
-        format!("CSV import of {n} contacts, `Service::import_contacts` (multi-row upserts)"),
+        format!("CSV import of {n} contacts, `Service::import_contacts` (each batch COPY'd into a stage, one upsert)"),
         format!("{ri:.0} rows/s ({:.1} s)", ti.as_secs_f64()),
         format!(
             "{rb:.0} rows/s ({:.1} s): raw COPY FROM STDIN, same rows, same indexes",

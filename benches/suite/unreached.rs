@@ -142,6 +142,8 @@ pub async fn row9(s: &Setup, rep: &mut Report) -> Result<()> {
 
     // Baseline: the same rows, same order, by hand, streamed into a file.
     let pool = svc.store().sqlite_pool().expect("a SQLite store");
+    let bare_before = status_kb(std::process::id(), "VmRSS:").unwrap_or(0);
+    let bare_sampler = PeakRss::start();
     let t = Instant::now();
     let mut w = std::io::BufWriter::with_capacity(
         256 * 1024,
@@ -170,6 +172,7 @@ pub async fn row9(s: &Setup, rep: &mut Report) -> Result<()> {
     }
     w.flush()?;
     let bare = t.elapsed();
+    let bare_peak = bare_sampler.stop();
     rep.check(
         bare_rows == want,
         format!("row 9 baseline: {bare_rows} rows, expected {want}"),
@@ -187,14 +190,18 @@ pub async fn row9(s: &Setup, rep: &mut Report) -> Result<()> {
             mb(peak.saturating_sub(before)),
             mb(before)
         ),
-        format!("{:.2} s: the same rows and order by a hand-written streamed SELECT", bare.as_secs_f64()),
+        format!(
+            "{:.2} s: the same rows and order by a hand-written streamed SELECT; its peak RSS +{:.1} MB (SQLite's page cache and sorter, up to cache_size = 64 MiB per connection)",
+            bare.as_secs_f64(),
+            mb(bare_peak.saturating_sub(bare_before))
+        ),
     );
     rep.finish(
         format!(
             "{:.2}× the hand query",
             ours.as_secs_f64() / bare.as_secs_f64()
         ),
-        "streamed: peak RSS well below the CSV's size",
+        "streamed: peak RSS bounded by SQLite's cache, not by the rows",
     );
     Ok(())
 }

@@ -7,7 +7,7 @@ use crate::domain::filter::{Cond, Filter};
 use crate::domain::time::{FilterTime, format_ts};
 
 /// A JSON path key that can go into a `$.a.b` path unquoted and mean exactly itself.
-fn simple_key(k: &str) -> bool {
+pub(super) fn simple_key(k: &str) -> bool {
     !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 

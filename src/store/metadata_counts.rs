@@ -10,19 +10,23 @@ use super::engine::{Engine, Handle};
 pub const FOLD_ABOVE: i64 = 64;
 
 /// The number of contacts whose `metadata` has the top-level string member `key` = `value`, and
-/// how many delta rows that took. PostgreSQL only (the caller checked the engine).
-pub async fn count(h: &mut impl Handle, key: &str, value: &str) -> Result<(i64, i64)> {
+/// how many delta rows that took; None when the key is wide (migration 0019: no deltas are kept
+/// for it, the caller counts the contacts themselves). PostgreSQL only (the caller checked the
+/// engine). One statement, so the mark and the deltas are read in one snapshot.
+pub async fn count(h: &mut impl Handle, key: &str, value: &str) -> Result<Option<(i64, i64)>> {
     let Engine::Postgres(c) = h.engine() else {
         unreachable!("metadata counts are PostgreSQL's");
     };
-    Ok(sqlx::query_as(
-        "SELECT coalesce(sum(n), 0)::bigint, count(*) FROM contact_metadata_counts \
-         WHERE key = $1 AND value = $2",
+    let (n, rows, wide): (i64, i64, bool) = sqlx::query_as(
+        "SELECT coalesce(sum(n), 0)::bigint, count(*), \
+                EXISTS (SELECT 1 FROM contact_metadata_wide_keys WHERE key = $1) \
+         FROM contact_metadata_counts WHERE key = $1 AND value = $2",
     )
     .bind(key)
     .bind(value)
     .fetch_one(c)
-    .await?)
+    .await?;
+    Ok((!wide).then_some((n, rows)))
 }
 
 /// Replaces the pair's delta rows by their sum (none when it is 0), in one statement: a reader

@@ -7,11 +7,28 @@
 //! else the JSON text. Area and name sort by code point on both engines.
 
 use super::engine::{Handle, Kind, Qb};
+use super::filter::simple_key;
 use super::{Result, StoreError};
 
 /// The text form of top-level `key` of the JSON object in column `col`.
 fn push_key_text(qb: &mut Qb, col: &str, key: &str) {
     match qb.kind() {
+        // A key that means itself in a `$.key` path: json_extract, several times faster per
+        // row than walking the object with json_each (benchmark row 9).
+        Kind::Sqlite if simple_key(key) => {
+            let p = format!("$.{key}");
+            qb.push(format!("(CASE json_type({col}, "))
+                .push_bind(p.clone())
+                .push(format!(") WHEN 'text' THEN json_extract({col}, "))
+                .push_bind(p.clone())
+                .push(
+                    ") WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL \
+                     ELSE CAST(json_extract(",
+                )
+                .push(format!("{col}, "))
+                .push_bind(p)
+                .push(") AS TEXT) END)");
+        }
         Kind::Sqlite => {
             qb.push(
                 "(SELECT CASE j.type WHEN 'text' THEN j.value WHEN 'true' THEN 'true' \
