@@ -14,7 +14,6 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use chrono::TimeZone;
 use scfm::call_flow::Registry;
-use scfm::domain::cap::parse_area_map;
 use scfm::domain::time::Clock;
 use scfm::service::{CapOutcome, FeedResult, Service};
 use scfm::store::{Location, Store};
@@ -40,12 +39,21 @@ struct Feed {
 
 impl Feed {
     async fn serve(&self) -> String {
-        async fn feed(State(f): State<Feed>) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+        async fn feed(
+            State(f): State<Feed>,
+        ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
             f.reads.fetch_add(1, Ordering::SeqCst);
             let body = f.body.lock().unwrap().clone();
-            (StatusCode::OK, [("content-type", "application/atom+xml")], body)
+            (
+                StatusCode::OK,
+                [("content-type", "application/atom+xml")],
+                body,
+            )
         }
-        async fn alert(State(f): State<Feed>, UrlPath(name): UrlPath<String>) -> (StatusCode, String) {
+        async fn alert(
+            State(f): State<Feed>,
+            UrlPath(name): UrlPath<String>,
+        ) -> (StatusCode, String) {
             match f.alerts.lock().unwrap().get(&name) {
                 Some(xml) => (StatusCode::OK, xml.clone()),
                 None => (StatusCode::NOT_FOUND, "no such alert".into()),
@@ -226,8 +234,14 @@ async fn each_alert_of_a_feed_is_drafted_once_poll_after_poll() {
     // Two services on the one database ask for the poll's turn at once: one gets it.
     let other = service_on(&location).await;
     let every = Duration::from_secs(3600);
-    let (a, b) = tokio::join!(svc.take_cap_feed_turn(every), other.take_cap_feed_turn(every));
-    assert!(a.unwrap() ^ b.unwrap(), "exactly one of the two takes the turn");
+    let (a, b) = tokio::join!(
+        svc.take_cap_feed_turn(every),
+        other.take_cap_feed_turn(every)
+    );
+    assert!(
+        a.unwrap() ^ b.unwrap(),
+        "exactly one of the two takes the turn"
+    );
     assert!(!svc.take_cap_feed_turn(every).await.unwrap());
     assert!(!other.take_cap_feed_turn(every).await.unwrap());
 }
@@ -239,7 +253,10 @@ fn feed_serve(db: &Location, dir: &Path, name: &str, url: &str) -> (Serve, u16) 
     cmd.args(["--cap-feed", url, "--cap-feed-interval", "1"])
         .args(["--area-map", MAP_FILE])
         .env("REGISTERED_CALL_FLOW_LOGIC", "CallFlowLogic::PlayMessage");
-    (Serve::spawn(cmd, port, dir.join(format!("{name}.log"))), port)
+    (
+        Serve::spawn(cmd, port, dir.join(format!("{name}.log"))),
+        port,
+    )
 }
 
 async fn cap_callouts(s: &Serve) -> Vec<Value> {

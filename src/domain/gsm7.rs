@@ -148,7 +148,11 @@ mod tests {
         assert_eq!(segments(&t).count, 2);
         let t = format!("{}€{}", "a".repeat(152), "a".repeat(152));
         assert_eq!(segments(&t).units, 306);
-        assert_eq!(segments(&t).count, 3, "306 septets, but the pair cannot be split");
+        assert_eq!(
+            segments(&t).count,
+            3,
+            "306 septets, but the pair cannot be split"
+        );
     }
 
     #[test]

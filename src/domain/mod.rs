@@ -17,6 +17,7 @@ pub mod msisdn;
 pub mod page;
 pub mod records;
 pub mod route;
+pub mod sms_fallback;
 pub mod status;
 pub mod time;
 pub mod validation;

@@ -99,6 +99,14 @@ pub fn dialing_text(dialing: Option<&Value>) -> String {
     if s.machine_detection {
         out.push_str(" · machine detection");
     }
+    if let Some(f) = &s.sms_fallback {
+        out.push_str(&format!(
+            " · SMS fallback {} at {}/s from {}",
+            f.segments_text(),
+            f.max_messages_per_second,
+            s.sms_from().unwrap_or_default()
+        ));
+    }
     out
 }
 
