@@ -34,6 +34,7 @@ pub mod participations;
 pub mod phone_calls;
 mod rows;
 pub mod schedules;
+pub mod text_messages;
 
 // The records and pages this layer reads and returns are domain types; the files below name
 // them through `super::`.
