@@ -29,6 +29,8 @@ mod phone_call_batches;
 mod phone_calls;
 mod remote_events;
 mod routes;
+mod text_messages;
+mod text_status;
 
 pub use batch_operations::{BatchOperationInput, ResultKind};
 pub mod tui_queries;
@@ -51,6 +53,8 @@ pub use participations::{ParticipationInput, ParticipationParent};
 pub use phone_calls::{PhoneCallInput, PhoneCallParent};
 pub use remote_events::{EventParent, WebhookOutcome, WebhookRequest};
 pub use routes::{Fallback, ON_FALLBACK};
+pub use text_messages::{TEXT_EVENTS_PATH, TEXT_PARAM, TextTurn};
+pub use text_status::TextSummary;
 
 use crate::call_flow::Registry;
 use crate::domain::actor::Actor;
