@@ -94,8 +94,13 @@ impl Service {
             };
             let mut tx = self.store().write().await?;
             let n = store::text_messages::enqueue(&mut tx, &e, ENQUEUE_BATCH, &now).await?;
+            if n == 0 {
+                // Nothing committed: an idle campaign wakes no one watching the database.
+                tx.rollback().await.map_err(StoreError::from)?;
+                continue;
+            }
             tx.commit().await.map_err(StoreError::from)?;
-            if n > 0 {
+            {
                 tracing::info!(callout_id = callout.id, texts = n, "fallback texts queued");
                 self.publish(ServiceEvent::CalloutChanged(callout.id));
                 queued += n;

@@ -40,7 +40,10 @@ pub fn spawn_all(service: &Service, cancel: CancellationToken) -> JoinSet<()> {
     set.spawn(supervise("status_poller", cancel.clone(), move |c| {
         status_poller::run(s.clone(), c)
     }));
-    if service.dialing().provider.is_some() {
+    // Texts go out only through a provider with credentials (as calls: nothing is sent
+    // otherwise).
+    let d = service.dialing();
+    if d.provider.is_some() && d.missing_credentials.is_none() {
         let s = service.clone();
         set.spawn(supervise("text_sender", cancel.clone(), move |c| {
             text_sender::run(s.clone(), c)
