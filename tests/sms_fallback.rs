@@ -401,3 +401,176 @@ async fn kill_dash_nine_mid_run_loses_no_text_and_sends_none_twice() {
     );
     s.kill();
 }
+
+async fn wait_campaign_over(s: &TestServer, id: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let p: Value = s
+            .get(&format!("/api/callouts/{id}/progress"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if p["pending"] == 0 && p["in_progress"] == 0 && p["participations"].as_i64() > Some(0) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "campaign did not end: {p}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_services_on_one_database_never_claim_one_text_twice() {
+    // No provider: every call ends errored (unreached), and no sender runs in the server.
+    let s = TestServer::start().await;
+    for i in 0..40 {
+        s.post_json(
+            "/api/contacts",
+            json!({ "msisdn": format!("+85512{i:02}5555") }),
+        )
+        .await;
+    }
+    let callout = s
+        .post_json("/api/callouts", json!({"dialing": dialing(1000.0)}))
+        .await;
+    let id = callout["id"].as_i64().unwrap();
+    s.populate(id).await;
+    s.post_json(
+        &format!("/api/callouts/{id}/callout_events"),
+        json!({"event": "start"}),
+    )
+    .await;
+    wait_campaign_over(&s, id).await;
+    let open = || async {
+        let store = scfm::store::Store::open(s.config.database.clone())
+            .await
+            .unwrap();
+        scfm::service::Service::new(
+            store,
+            scfm::domain::time::Clock::System,
+            scfm::call_flow::Registry::new(&[], None),
+        )
+    };
+    let (a, b) = (open().await, open().await);
+    // Both queue at once: one text per participation whatever the race.
+    let (qa, qb) = tokio::join!(a.enqueue_text_messages(), b.enqueue_text_messages());
+    assert_eq!(qa.unwrap() + qb.unwrap(), 40);
+    assert_eq!(a.enqueue_text_messages().await.unwrap(), 0);
+    async fn drain(svc: &scfm::service::Service) -> Vec<i64> {
+        let mut got = Vec::new();
+        loop {
+            match svc.claim_text().await.unwrap() {
+                scfm::service::TextTurn::Claimed(t, _) => got.push(t.id),
+                scfm::service::TextTurn::Wait(d) => tokio::time::sleep(d).await,
+                scfm::service::TextTurn::Idle => return got,
+            }
+        }
+    }
+    let (ga, gb) = tokio::join!(drain(&a), drain(&b));
+    let mut all: Vec<i64> = ga.iter().chain(&gb).copied().collect();
+    all.sort();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(all.len(), n, "a text was claimed twice");
+    assert_eq!(n, 40);
+    println!(
+        "claims: {} by one service, {} by the other",
+        ga.len(),
+        gb.len()
+    );
+    let summary = a.text_message_summary(id).await.unwrap();
+    assert_eq!(summary.by_status.get("sending"), Some(&40));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_is_never_resent_and_a_429_is() {
+    let fake = FakeProvider::start(fake_config()).await;
+    // The first create request is refused with 429 (not processed: that text is sent again),
+    // the second is processed but answered 500 (outcome unknown: never sent again).
+    fake.add_fault(Fault::new(
+        Some("POST"),
+        PathMatch::Contains("/Messages.json".into()),
+        FaultAction::rate_limited(None),
+    ));
+    // Faults apply in order, each once: the second create request meets this one.
+    fake.add_fault(Fault::new(
+        Some("POST"),
+        PathMatch::Contains("/Messages.json".into()),
+        FaultAction::Ghost(GhostReply::Status(500)),
+    ));
+    // Not reachable: no status callback could adopt the unknown text (one would, with the
+    // SID it carries); polls see the others delivered.
+    let s = TestServer::start_with(|c| {
+        c.provider.account_sid = Some(fake.account_sid());
+        c.provider.auth_token = Some(fake.auth_token());
+        c.provider.base_url = Some(fake.base_url());
+        c.provider.calls_per_second = 50.0;
+        c.provider.poll_interval = Duration::from_millis(300);
+    })
+    .await;
+    let (_, unreached) = people(0, 3, 0);
+    for n in &unreached {
+        s.post_json("/api/contacts", json!({ "msisdn": n })).await;
+    }
+    let mut d = dialing(5.0);
+    d["max_attempts"] = json!(1);
+    let callout = s.post_json("/api/callouts", json!({ "dialing": d })).await;
+    let id = callout["id"].as_i64().unwrap();
+    s.populate(id).await;
+    s.post_json(
+        &format!("/api/callouts/{id}/callout_events"),
+        json!({"event": "start"}),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let summary = loop {
+        let v: Value = s
+            .get(&format!("/api/callouts/{id}/text_message_summary"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["by_status"]["delivered"].as_i64().unwrap_or(0)
+            + v["by_status"]["unknown"].as_i64().unwrap_or(0)
+            == 3
+        {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "texts did not finish: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Whichever text met the 500 stays unknown with its one (ghost) message; the others were
+    // delivered once, the 429'd one after a second request.
+    assert_eq!(summary["by_status"]["unknown"], 1, "{summary}");
+    assert_eq!(summary["by_status"]["delivered"], 2, "{summary}");
+    let texts: Vec<Value> = s
+        .get(&format!("/api/callouts/{id}/text_messages"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for t in &texts {
+        let n = t["msisdn"].as_str().unwrap();
+        assert_eq!(fake.message_creates_for(n), 1, "{t}");
+        if t["status"] == "unknown" {
+            assert!(
+                t["error_message"].as_str().unwrap().contains("not resent"),
+                "{t}"
+            );
+        }
+    }
+    let requests = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/Messages.json"))
+        .count();
+    assert_eq!(requests, 4, "one 429, one 500, two accepted");
+    s.stop().await;
+}

@@ -94,8 +94,10 @@ pub async fn enqueue(h: &mut impl Handle, e: &Eligible<'_>, limit: i64, now: &st
         )
         .push_bind(e.callout_id)
         .push(
-            " AND cp.last_call_status NOT IN ('created', 'queued', 'remotely_queued', \
-             'remote_fetch_queued', 'in_progress', 'completed') AND (cp.call_count >= ",
+            // The final statuses but `completed`, as index ranges of the call summary (the
+            // reached, most of a campaign, are never read).
+            " AND cp.last_call_status IN ('errored', 'busy', 'failed', 'not_answered', \
+             'canceled') AND (cp.call_count >= ",
         )
         .push_bind(e.max_attempts as i64)
         .push(" OR l.outcome_unknown = true");
