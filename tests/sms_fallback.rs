@@ -220,6 +220,21 @@ async fn texts_go_once_to_each_unreached_person_paced_and_their_callbacks_are_st
         .await
         .unwrap();
     assert_eq!(again, texts, "a forged or late callback changed a text");
+
+    // Journaled like call events: each create's answer and each applied status, by the provider.
+    let service = &s.running.as_ref().unwrap().service;
+    let entries = service.journal_entries(Some(id), 0, 5000).await.unwrap();
+    let of = |action: &str| {
+        entries
+            .iter()
+            .filter(|e| e.action == action && e.subject.starts_with("text_message:"))
+            .inspect(|e| assert_eq!(e.actor, "provider"))
+            .count()
+    };
+    assert_eq!(of("provider.text_message_created"), unreached.len());
+    // queued -> sent -> delivered/failed: two applied statuses each (callback or poll).
+    assert_eq!(of("provider.text_message_status"), 2 * unreached.len());
+    assert!(service.verify_journal().await.unwrap().broken.is_none());
     s.stop().await;
 }
 
