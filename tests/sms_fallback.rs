@@ -589,3 +589,65 @@ async fn an_unknown_outcome_is_never_resent_and_a_429_is() {
     assert_eq!(requests, 4, "one 429, one 500, two accepted");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn refused_credentials_hold_texts_until_the_provider_answers_again() {
+    let fake = FakeProvider::start(fake_config()).await;
+    fake.add_fault(Fault::new(
+        Some("POST"),
+        PathMatch::Contains("/Messages.json".into()),
+        FaultAction::unauthorized(),
+    ));
+    let s = TestServer::start_reachable(|c| {
+        c.provider.account_sid = Some(fake.account_sid());
+        c.provider.auth_token = Some(fake.auth_token());
+        c.provider.base_url = Some(fake.base_url());
+        c.provider.calls_per_second = 50.0;
+        c.provider.poll_interval = Duration::from_millis(300);
+    })
+    .await;
+    let (_, unreached) = people(0, 2, 0);
+    for n in &unreached {
+        s.post_json("/api/contacts", json!({ "msisdn": n })).await;
+    }
+    let mut d = dialing(5.0);
+    d["max_attempts"] = json!(1);
+    let callout = s.post_json("/api/callouts", json!({ "dialing": d })).await;
+    let id = callout["id"].as_i64().unwrap();
+    s.populate(id).await;
+    s.post_json(
+        &format!("/api/callouts/{id}/callout_events"),
+        json!({"event": "start"}),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let v: Value = s
+            .get(&format!("/api/callouts/{id}/text_message_summary"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["by_status"]["delivered"] == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "texts not delivered after the hold: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The refused request was not processed: that text went out once afterwards.
+    for n in &unreached {
+        assert_eq!(fake.message_creates_for(n), 1, "{n}");
+    }
+    let posts = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/Messages.json"))
+        .count();
+    assert_eq!(posts, 3, "one refused, two accepted");
+    s.stop().await;
+}

@@ -11,6 +11,7 @@ use super::dial_pace::{LATE_LIMIT, PACE_GUARD, local_now_us};
 use super::{Result, Service, ServiceEvent};
 use crate::domain::actor::Actor;
 use crate::domain::dialing::DialingSettings;
+use crate::domain::route::Route;
 use crate::domain::sms_fallback::{self, TextMessage};
 use crate::domain::time::format_ts;
 use crate::provider::{CreateMessage, ProviderError};
@@ -29,6 +30,9 @@ const ENQUEUE_BATCH: i64 = 500;
 
 /// A slot this close is taken now (the claim's own round trip covers it).
 const CLAIM_LEAD_US: i64 = 5_000;
+
+/// While dialling is held, how often the hold is read again.
+const HOLD_RECHECK: Duration = Duration::from_secs(1);
 
 /// An idle schedule saves nothing up beyond this.
 const SLACK_US: i64 = 3_000;
@@ -114,6 +118,14 @@ impl Service {
     pub async fn claim_text(&self) -> Result<TextTurn> {
         let ids = {
             let mut conn = self.store().read().await?;
+            // The account refused our credentials: texts wait with the calls until the
+            // dialler's probe finds it answering again.
+            if store::dialing_hold::get(&mut conn, Route::Primary)
+                .await?
+                .is_some()
+            {
+                return Ok(TextTurn::Wait(HOLD_RECHECK));
+            }
             store::text_messages::pending_callouts(&mut conn).await?
         };
         let mut soonest: Option<i64> = None;
@@ -202,6 +214,15 @@ impl Service {
                 .map(|u| format!("{u}{TEXT_EVENTS_PATH}?{TEXT_PARAM}={}", text.id)),
         };
         let answer = provider.create_message(&req).await;
+        if let Err(ProviderError::Unauthorized { status, .. }) = &answer {
+            // Before the write transaction: the hold is written on a connection of its own.
+            let why = format!(
+                "the provider refused our credentials (HTTP {status}); check the account SID and auth token"
+            );
+            if let Err(e) = self.set_hold(Route::Primary, Some(why)).await {
+                tracing::error!(error = %e, "could not hold dialling");
+            }
+        }
         let now = self.now();
         let mut tx = self.store().write().await?;
         let (action, details) = match &answer {
@@ -225,6 +246,16 @@ impl Service {
                     "provider.text_message_created",
                     json!({"sid": m.sid, "status": m.status}),
                 )
+            }
+            Err(e @ ProviderError::Unauthorized { .. }) => {
+                // Certainly not processed: the text waits (dialling is held, above).
+                let c = Change {
+                    status: "pending",
+                    error_message: Some(e.message()),
+                    ..Change::default()
+                };
+                store::text_messages::transition(&mut tx, text.id, &["sending"], &c, &now).await?;
+                ("text.create_not_sent", json!({"error": e.message()}))
             }
             Err(e) if e.is_retryable_for_create() => {
                 if let ProviderError::RateLimited {
