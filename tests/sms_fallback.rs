@@ -11,76 +11,24 @@ mod support;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use support::fake_provider::{
-    FakeConfig, FakeProvider, Fault, FaultAction, GhostReply, NumberMatch, PathMatch,
+use support::TestServer;
+use support::fake_provider::{FakeProvider, Fault, FaultAction, GhostReply, PathMatch};
+use support::sms::{
+    KHMER, dialing, fake_config, json_at, max_per_second, people, spawn, start_campaign, use_fake,
+    wait_campaign_over,
 };
-use support::serve::Serve;
-use support::{TestServer, campaign};
-
-/// Unreached: busy on every attempt (texts delivered) and failed on every attempt (texts
-/// fail at the fake); reached: everyone else.
-fn people(answer: usize, busy: usize, failed: usize) -> (Vec<String>, Vec<String>) {
-    let mut reached = Vec::new();
-    let mut unreached = Vec::new();
-    for i in 0..answer {
-        reached.push(format!("+85512{i:02}1000"));
-    }
-    for i in 0..busy {
-        unreached.push(format!("+85512{i:02}9001")); // fake preset: busy
-    }
-    for i in 0..failed {
-        unreached.push(format!("+85512{i:02}9003")); // fake preset: failed
-    }
-    (reached, unreached)
-}
-
-fn fake_config() -> FakeConfig {
-    FakeConfig {
-        message_failures: vec![NumberMatch::Suffix("9003".into())],
-        ..FakeConfig::twilio()
-    }
-}
-
-/// The most creates in any window shorter than a second.
-fn max_per_second(times: &[chrono::DateTime<chrono::Utc>]) -> usize {
-    (0..times.len())
-        .map(|i| {
-            times[i..]
-                .iter()
-                .take_while(|t| **t - times[i] < chrono::Duration::milliseconds(1000))
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-const KHMER: &str = "ទឹកជំនន់កំពុងកើនឡើង។ សូមចាកចេញទៅកន្លែងខ្ពស់ភ្លាមៗ។ ទូរស័ព្ទ ១១៧ ប្រសិនបើត្រូវការជំនួយ។";
-
-fn dialing(mps: f64) -> Value {
-    json!({"from": "1234", "twiml_url": "https://example.org/t.xml", "max_calls_per_second": 20,
-        "max_concurrent_calls": 20, "max_attempts": 2, "retry_delay_seconds": 0,
-        "sms_fallback": {"body": KHMER, "max_messages_per_second": mps}})
-}
 
 #[tokio::test]
 async fn texts_go_once_to_each_unreached_person_paced_and_their_callbacks_are_stored() {
     let fake = FakeProvider::start(fake_config()).await;
-    let s = TestServer::start_reachable(|c| {
-        c.provider.account_sid = Some(fake.account_sid());
-        c.provider.auth_token = Some(fake.auth_token());
-        c.provider.base_url = Some(fake.base_url());
-        c.provider.calls_per_second = 50.0;
-        c.provider.poll_interval = Duration::from_millis(300);
-    })
-    .await;
+    let s = TestServer::start_reachable(|c| use_fake(c, &fake)).await;
     let (reached, unreached) = people(6, 5, 4);
-    for n in reached.iter().chain(&unreached) {
-        s.post_json("/api/contacts", json!({ "msisdn": n })).await;
-    }
-    let callout = s
-        .post_json("/api/callouts", json!({"dialing": dialing(3.0)}))
-        .await;
-    let id = callout["id"].as_i64().unwrap();
+    let (id, callout) = start_campaign(
+        &s,
+        &[reached.clone(), unreached.clone()].concat(),
+        dialing(3.0),
+    )
+    .await;
     // Seen before start: the Khmer text needs UCS-2 and two segments.
     let f = &callout["dialing"]["sms_fallback"];
     assert_eq!(
@@ -88,23 +36,10 @@ async fn texts_go_once_to_each_unreached_person_paced_and_their_callbacks_are_st
         (Some("UCS-2"), Some(2)),
         "{f}"
     );
-    s.populate(id).await;
-    s.post_json(
-        &format!("/api/callouts/{id}/callout_events"),
-        json!({"event": "start"}),
-    )
-    .await;
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let summary = loop {
-        let v: Value = s
-            .get(&format!("/api/callouts/{id}/text_message_summary"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = json_at(&s, &format!("/api/callouts/{id}/text_message_summary")).await;
         let done = v["by_status"]["delivered"].as_i64().unwrap_or(0)
             + v["by_status"]["failed"].as_i64().unwrap_or(0);
         if done == unreached.len() as i64 {
@@ -159,14 +94,7 @@ async fn texts_go_once_to_each_unreached_person_paced_and_their_callbacks_are_st
         .collect();
     assert_eq!(hooks.len(), 2 * unreached.len());
     assert!(hooks.iter().all(|w| w.status == Some(204)), "{hooks:?}");
-    let texts: Vec<Value> = s
-        .get(&format!("/api/callouts/{id}/text_messages"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let texts: Vec<Value> = json_at(&s, &format!("/api/callouts/{id}/text_messages")).await;
     let by_number: BTreeMap<&str, &Value> = texts
         .iter()
         .map(|t| (t["msisdn"].as_str().unwrap(), t))
@@ -211,14 +139,7 @@ async fn texts_go_once_to_each_unreached_person_paced_and_their_callbacks_are_st
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let again: Vec<Value> = s
-        .get(&format!("/api/callouts/{id}/text_messages"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: Vec<Value> = json_at(&s, &format!("/api/callouts/{id}/text_messages")).await;
     assert_eq!(again, texts, "a forged or late callback changed a text");
 
     // Journaled like call events: each create's answer and each applied status, by the provider.
@@ -278,21 +199,6 @@ async fn bad_fallback_settings_are_a_422_that_changes_nothing() {
     s.stop().await;
 }
 
-/// `scfm serve` on `db` against `fake`, its webhooks reachable at its own port.
-fn spawn(
-    db: &scfm::store::Location,
-    dir: &std::path::Path,
-    fake: &FakeProvider,
-    k: usize,
-) -> Serve {
-    let port = support::serve::free_port();
-    let mut cmd = campaign::dialling_command(db, dir, port, fake, 50);
-    cmd.env("SCFM_POLL_INTERVAL", "1")
-        .env("SCFM_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn");
-    Serve::spawn(cmd, port, dir.join(format!("serve-{k}.log")))
-}
-
 #[tokio::test]
 async fn kill_dash_nine_mid_run_loses_no_text_and_sends_none_twice() {
     let fake = FakeProvider::start(fake_config()).await;
@@ -311,11 +217,11 @@ async fn kill_dash_nine_mid_run_loses_no_text_and_sends_none_twice() {
     let mut s = spawn(&db, dir.path(), &fake, 0);
     s.wait_up().await;
     let (reached, unreached) = people(5, 15, 10);
+    let mut d = dialing(5.0);
+    d["max_attempts"] = json!(1);
     for n in reached.iter().chain(&unreached) {
         s.post_json("/api/contacts", json!({ "msisdn": n })).await;
     }
-    let mut d = dialing(5.0);
-    d["max_attempts"] = json!(1);
     let callout = s.post_json("/api/callouts", json!({ "dialing": d })).await;
     let id = callout["id"].as_i64().unwrap();
     let pop = s
@@ -417,25 +323,6 @@ async fn kill_dash_nine_mid_run_loses_no_text_and_sends_none_twice() {
     s.kill();
 }
 
-async fn wait_campaign_over(s: &TestServer, id: i64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let p: Value = s
-            .get(&format!("/api/callouts/{id}/progress"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if p["pending"] == 0 && p["in_progress"] == 0 && p["participations"].as_i64() > Some(0) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "campaign did not end: {p}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn two_services_on_one_database_never_claim_one_text_twice() {
     // No provider: every call ends errored (unreached), and no sender runs in the server.
@@ -518,38 +405,14 @@ async fn an_unknown_outcome_is_never_resent_and_a_429_is() {
     ));
     // Not reachable: no status callback could adopt the unknown text (one would, with the
     // SID it carries); polls see the others delivered.
-    let s = TestServer::start_with(|c| {
-        c.provider.account_sid = Some(fake.account_sid());
-        c.provider.auth_token = Some(fake.auth_token());
-        c.provider.base_url = Some(fake.base_url());
-        c.provider.calls_per_second = 50.0;
-        c.provider.poll_interval = Duration::from_millis(300);
-    })
-    .await;
+    let s = TestServer::start_with(|c| use_fake(c, &fake)).await;
     let (_, unreached) = people(0, 3, 0);
-    for n in &unreached {
-        s.post_json("/api/contacts", json!({ "msisdn": n })).await;
-    }
     let mut d = dialing(5.0);
     d["max_attempts"] = json!(1);
-    let callout = s.post_json("/api/callouts", json!({ "dialing": d })).await;
-    let id = callout["id"].as_i64().unwrap();
-    s.populate(id).await;
-    s.post_json(
-        &format!("/api/callouts/{id}/callout_events"),
-        json!({"event": "start"}),
-    )
-    .await;
+    let (id, _) = start_campaign(&s, &unreached, d).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let summary = loop {
-        let v: Value = s
-            .get(&format!("/api/callouts/{id}/text_message_summary"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = json_at(&s, &format!("/api/callouts/{id}/text_message_summary")).await;
         if v["by_status"]["delivered"].as_i64().unwrap_or(0)
             + v["by_status"]["unknown"].as_i64().unwrap_or(0)
             == 3
@@ -563,14 +426,7 @@ async fn an_unknown_outcome_is_never_resent_and_a_429_is() {
     // delivered once, the 429'd one after a second request.
     assert_eq!(summary["by_status"]["unknown"], 1, "{summary}");
     assert_eq!(summary["by_status"]["delivered"], 2, "{summary}");
-    let texts: Vec<Value> = s
-        .get(&format!("/api/callouts/{id}/text_messages"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let texts: Vec<Value> = json_at(&s, &format!("/api/callouts/{id}/text_messages")).await;
     for t in &texts {
         let n = t["msisdn"].as_str().unwrap();
         assert_eq!(fake.message_creates_for(n), 1, "{t}");
@@ -598,38 +454,14 @@ async fn refused_credentials_hold_texts_until_the_provider_answers_again() {
         PathMatch::Contains("/Messages.json".into()),
         FaultAction::unauthorized(),
     ));
-    let s = TestServer::start_reachable(|c| {
-        c.provider.account_sid = Some(fake.account_sid());
-        c.provider.auth_token = Some(fake.auth_token());
-        c.provider.base_url = Some(fake.base_url());
-        c.provider.calls_per_second = 50.0;
-        c.provider.poll_interval = Duration::from_millis(300);
-    })
-    .await;
+    let s = TestServer::start_reachable(|c| use_fake(c, &fake)).await;
     let (_, unreached) = people(0, 2, 0);
-    for n in &unreached {
-        s.post_json("/api/contacts", json!({ "msisdn": n })).await;
-    }
     let mut d = dialing(5.0);
     d["max_attempts"] = json!(1);
-    let callout = s.post_json("/api/callouts", json!({ "dialing": d })).await;
-    let id = callout["id"].as_i64().unwrap();
-    s.populate(id).await;
-    s.post_json(
-        &format!("/api/callouts/{id}/callout_events"),
-        json!({"event": "start"}),
-    )
-    .await;
+    let (id, _) = start_campaign(&s, &unreached, d).await;
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
-        let v: Value = s
-            .get(&format!("/api/callouts/{id}/text_message_summary"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = json_at(&s, &format!("/api/callouts/{id}/text_message_summary")).await;
         if v["by_status"]["delivered"] == 2 {
             break;
         }
