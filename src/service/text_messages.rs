@@ -239,6 +239,7 @@ impl Service {
                     remote_status: m.status.as_deref(),
                     sent_at: Some(&now),
                     next_poll_at: (!sms_fallback::is_final(status)).then_some(poll.as_str()),
+                    clear_error: true,
                     ..Change::default()
                 };
                 store::text_messages::transition(&mut tx, text.id, &["sending"], &c, &now).await?;

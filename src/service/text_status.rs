@@ -63,6 +63,8 @@ impl Service {
             error_message: r.error_message,
             sent_at: adopting.then_some(now.as_str()),
             next_poll_at: (!sms_fallback::is_final(status)).then_some(poll.as_str()),
+            // An adopted text's "outcome unknown" note no longer holds.
+            clear_error: adopting,
         };
         let mut tx = self.store().write().await?;
         let changed =

@@ -168,6 +168,8 @@ pub struct Change<'a> {
     pub sent_at: Option<&'a str>,
     /// Always written: None stops polling.
     pub next_poll_at: Option<&'a str>,
+    /// Clears an earlier error (a 429 before the accepted create) when no new one is given.
+    pub clear_error: bool,
 }
 
 /// Applies `c` to text `id` if its status is one of `from`; whether it did.
@@ -186,9 +188,19 @@ pub async fn transition(
         .push_bind(c.remote_status.map(str::to_string))
         .push(", remote_status), error_code = COALESCE(")
         .push_bind(c.error_code.map(str::to_string))
-        .push(", error_code), error_message = COALESCE(")
+        .push(if c.clear_error {
+            ", NULL"
+        } else {
+            ", error_code"
+        })
+        .push("), error_message = COALESCE(")
         .push_bind(c.error_message.map(str::to_string))
-        .push(", error_message), sent_at = COALESCE(")
+        .push(if c.clear_error {
+            ", NULL"
+        } else {
+            ", error_message"
+        })
+        .push("), sent_at = COALESCE(")
         .push_bind(c.sent_at.map(str::to_string))
         .push(", sent_at), next_poll_at = ")
         .push_bind(c.next_poll_at.map(str::to_string))
