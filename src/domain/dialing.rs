@@ -1,6 +1,7 @@
 //! Dialing settings of a callout (the campaign runner): who calls, how fast, how often to retry,
 //! and when nobody may be dialled. A callout without settings keeps SCFM's manual behaviour.
 
+use super::sms_fallback::SmsFallback;
 use super::validation::ValidationErrors;
 use chrono::{DateTime, Datelike, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
@@ -73,6 +74,9 @@ pub struct DialingSettings {
     /// Ask the provider to detect answering machines (Twilio `MachineDetection=Enable`).
     #[serde(default)]
     pub machine_detection: bool,
+    /// A text sent once to each person the calls did not reach (`domain::sms_fallback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_fallback: Option<SmsFallback>,
 }
 
 const RETRYABLE: &[&str] = &[
@@ -105,6 +109,14 @@ fn hm(s: &str) -> Option<NaiveTime> {
 fn lenient(v: &Map<String, Value>) -> Map<String, Value> {
     let mut out = v.clone();
     for (k, val) in out.iter_mut() {
+        if let (Value::Object(inner), "sms_fallback") = (&mut *val, k.as_str()) {
+            if let Some(Value::String(t)) = inner.get("max_messages_per_second") {
+                if let Ok(f) = t.trim().parse::<f64>() {
+                    inner.insert("max_messages_per_second".into(), serde_json::json!(f));
+                }
+            }
+            continue;
+        }
         let Value::String(text) = val else { continue };
         let t = text.trim().to_string();
         match k.as_str() {
@@ -141,7 +153,7 @@ fn lenient(v: &Map<String, Value>) -> Map<String, Value> {
 impl DialingSettings {
     /// Parses and validates the `dialing` object of a callout; errors name `dialing`.
     pub fn parse(v: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<DialingSettings> {
-        let s: DialingSettings = match serde_json::from_value(Value::Object(lenient(v))) {
+        let mut s: DialingSettings = match serde_json::from_value(Value::Object(lenient(v))) {
             Ok(s) => s,
             Err(e) => {
                 errors.add("dialing", format!("is invalid ({e})"));
@@ -186,7 +198,18 @@ impl DialingSettings {
                 bad("calling_window time_zone is not a known time zone");
             }
         }
+        if let Some(f) = s.sms_fallback.as_mut() {
+            for m in f.check() {
+                bad(m);
+            }
+        }
         if errors.is_empty() { Some(s) } else { None }
+    }
+
+    /// The sender of the fallback text: its own `from`, else the caller ID.
+    pub fn sms_from(&self) -> Option<&str> {
+        let f = self.sms_fallback.as_ref()?;
+        Some(f.from.as_deref().unwrap_or(&self.from))
     }
 
     /// Whether `now` falls inside the calling window (always, without one).
@@ -289,6 +312,40 @@ mod tests {
         assert_eq!(s.max_calls_per_second, 2.5);
         assert!(s.machine_detection);
         assert_eq!(s.retry_statuses, vec!["busy", "failed"]);
+    }
+
+    #[test]
+    fn sms_fallback_is_validated_and_counted() {
+        let s = parse(json!({"from": "1", "twiml_url": "u",
+            "sms_fallback": {"body": "ទឹកជំនន់កំពុងកើនឡើង សូមចាកចេញ", "max_messages_per_second": "2"}}))
+        .unwrap();
+        let f = s.sms_fallback.as_ref().unwrap();
+        assert_eq!((f.segments, f.encoding.as_str()), (1, "UCS-2"));
+        assert_eq!(f.max_messages_per_second, 2.0);
+        assert_eq!(s.sms_from(), Some("1"));
+        // Stored and read back unchanged (the computed fields are accepted on input).
+        let again: DialingSettings =
+            serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+        assert_eq!(again, s);
+        let e = parse(json!({"from": "1", "twiml_url": "u",
+            "sms_fallback": {"body": "", "max_messages_per_second": 0}}))
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("blank") && e.to_string().contains("max_messages_per_second"),
+            "{e}"
+        );
+        assert!(
+            parse(
+                json!({"from": "1", "twiml_url": "u", "sms_fallback": {"body": "x", "bogus": 1}})
+            )
+            .is_err()
+        );
+        let plain = parse(json!({"from": "1", "twiml_url": "u"})).unwrap();
+        assert!(
+            !serde_json::to_string(&plain)
+                .unwrap()
+                .contains("sms_fallback")
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod records;
 pub mod route;
 pub mod sitrep;
 pub mod sitrep_text;
+pub mod sms_fallback;
 pub mod status;
 pub mod time;
 pub mod validation;

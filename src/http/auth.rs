@@ -1,8 +1,8 @@
 //! API authentication: HTTP basic (`HTTP_BASIC_AUTH_USER` / `_PASSWORD`, as SCFM) or a bearer
 //! token (`SCFM_API_TOKEN` or the generated one), both acting as the shared `api` actor; or a
 //! named operator's token (`scfm operators add`), acting as that operator. Checked before any
-//! lookup, so a 401 comes before a 404. Only the provider webhook POST is exempt (it checks
-//! provider signatures). The actor goes into the request's extensions for [`super::extract::Acting`].
+//! lookup, so a 401 comes before a 404. Only the provider webhooks' POSTs (calls, texts) are
+//! exempt (they check provider signatures). The actor goes into the request's extensions for [`super::extract::Acting`].
 
 use super::AppState;
 use super::error::ApiError;
@@ -21,7 +21,9 @@ fn eq(a: &str, b: &str) -> bool {
 pub async fn require(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let exempt = !path.starts_with("/api")
-        || (req.method() == Method::POST && path == "/api/remote_phone_call_events");
+        || (req.method() == Method::POST
+            && (path == "/api/remote_phone_call_events"
+                || path == crate::service::TEXT_EVENTS_PATH));
     if exempt {
         return next.run(req).await;
     }

@@ -17,6 +17,7 @@ mod phone_calls;
 mod remote_events;
 mod respond;
 mod sitrep;
+mod text_messages;
 
 use crate::config::ApiAuth;
 use crate::service::Service;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(batch_operations::routes())
         .merge(phone_calls::routes())
         .merge(remote_events::routes())
+        .merge(text_messages::routes())
         .merge(health::routes())
         .route("/", axum::routing::get(root))
         .fallback(|| async { status_body(StatusCode::NOT_FOUND) })

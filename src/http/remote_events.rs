@@ -109,7 +109,7 @@ fn xml(status: StatusCode, body: String) -> Response {
     r
 }
 
-fn forbidden() -> Response {
+pub(super) fn forbidden() -> Response {
     let mut r = (StatusCode::FORBIDDEN, "Twilio Request Validation Failed.").into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -120,7 +120,11 @@ fn forbidden() -> Response {
 
 /// The URL the provider signed: `SCFM_PUBLIC_URL` + path and query when configured, else the
 /// URL rebuilt from the request (`X-Forwarded-Proto`, `Host`).
-fn signed_url(public: Option<&str>, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+pub(super) fn signed_url(
+    public: Option<&str>,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> String {
     let path_q = uri
         .path_and_query()
         .map(|p| p.as_str().to_string())

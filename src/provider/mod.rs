@@ -5,6 +5,7 @@
 //! The rule the classification serves: never place the same call twice. A create is retried only
 //! when the provider certainly did not process it (`NotSent`, `RateLimited`).
 
+pub mod messages;
 pub mod signature;
 pub mod simulator;
 pub mod twilio;
@@ -12,6 +13,7 @@ pub mod wire;
 
 use futures::future::BoxFuture;
 
+pub use messages::{CreateMessage, RemoteMessage};
 pub use twilio::HttpProvider;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,6 +208,22 @@ pub trait Provider: Send + Sync + 'static {
         to: &'a str,
         since: chrono::DateTime<chrono::Utc>,
     ) -> BoxFuture<'a, Result<Vec<RemoteCall>, ProviderError>>;
+    /// Sends a text (`POST …/Messages.json`). Retried only when certainly not processed.
+    fn create_message<'a>(
+        &'a self,
+        req: &'a CreateMessage,
+    ) -> BoxFuture<'a, Result<RemoteMessage, ProviderError>>;
+    fn fetch_message<'a>(
+        &'a self,
+        sid: &'a str,
+    ) -> BoxFuture<'a, Result<RemoteMessage, ProviderError>>;
+    /// Messages to `to` created at or after `since` (reconciling a claim whose create never
+    /// came back).
+    fn list_messages<'a>(
+        &'a self,
+        to: &'a str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'a, Result<Vec<RemoteMessage>, ProviderError>>;
 }
 
 #[cfg(test)]

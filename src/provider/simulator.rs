@@ -3,7 +3,7 @@
 //! through the same fetch path the real providers use, so calls move through the same worker and
 //! state machine. Nothing leaves the machine. It is never chosen unless asked for by name.
 
-use super::{CreateCall, Provider, ProviderError, RemoteCall};
+use super::{CreateCall, CreateMessage, Provider, ProviderError, RemoteCall, RemoteMessage};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
@@ -25,6 +25,8 @@ struct SimCall {
 /// In-memory simulated provider. `speed` divides every delay (1 = realistic).
 pub struct Simulator {
     calls: Mutex<HashMap<String, SimCall>>,
+    /// Texts: sid -> (to, created). Each is delivered a simulated few seconds later.
+    messages: Mutex<HashMap<String, (String, DateTime<Utc>)>>,
     counter: Mutex<u64>,
     speed: f64,
 }
@@ -33,6 +35,7 @@ impl Simulator {
     pub fn new(speed: f64) -> Self {
         Simulator {
             calls: Mutex::new(HashMap::new()),
+            messages: Mutex::new(HashMap::new()),
             counter: Mutex::new(0),
             speed: speed.max(0.001),
         }
@@ -93,9 +96,82 @@ impl Simulator {
     }
 }
 
+impl Simulator {
+    fn message(&self, sid: &str, to: &str, created: DateTime<Utc>) -> RemoteMessage {
+        let delivered = (Utc::now() - created).to_std().unwrap_or_default() >= self.scaled(3.0);
+        RemoteMessage {
+            sid: sid.to_string(),
+            status: Some(if delivered { "delivered" } else { "sent" }.into()),
+            to: Some(to.to_string()),
+            date_created: Some(created.to_rfc2822()),
+            error_code: None,
+            error_message: None,
+        }
+    }
+}
+
 impl Provider for Simulator {
     fn name(&self) -> &'static str {
         "simulator"
+    }
+
+    fn create_message<'a>(
+        &'a self,
+        req: &'a CreateMessage,
+    ) -> BoxFuture<'a, Result<RemoteMessage, ProviderError>> {
+        Box::pin(async move {
+            let n = {
+                let mut c = self.counter.lock().map_err(|_| ProviderError::NotSent {
+                    message: "simulator poisoned".into(),
+                })?;
+                *c += 1;
+                *c
+            };
+            let sid = format!("SMSIM{n:027}");
+            let now = Utc::now();
+            if let Ok(mut m) = self.messages.lock() {
+                m.insert(sid.clone(), (req.to.clone(), now));
+            }
+            let mut m = self.message(&sid, &req.to, now);
+            m.status = Some("queued".into());
+            Ok(m)
+        })
+    }
+
+    fn fetch_message<'a>(
+        &'a self,
+        sid: &'a str,
+    ) -> BoxFuture<'a, Result<RemoteMessage, ProviderError>> {
+        Box::pin(async move {
+            let found = self.messages.lock().ok().and_then(|m| m.get(sid).cloned());
+            match found {
+                Some((to, created)) => Ok(self.message(sid, &to, created)),
+                None => Err(ProviderError::Rejected {
+                    status: 404,
+                    code: Some("20404".into()),
+                    message: format!("message {sid} not found"),
+                }),
+            }
+        })
+    }
+
+    fn list_messages<'a>(
+        &'a self,
+        to: &'a str,
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<RemoteMessage>, ProviderError>> {
+        Box::pin(async move {
+            let all: Vec<(String, (String, DateTime<Utc>))> = self
+                .messages
+                .lock()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            Ok(all
+                .into_iter()
+                .filter(|(_, (t, created))| t == to && *created >= since)
+                .map(|(sid, (t, created))| self.message(&sid, &t, created))
+                .collect())
+        })
     }
 
     fn create_call<'a>(

@@ -11,7 +11,10 @@ use futures::future::BoxFuture;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 
-use super::{CreateCall, Provider, ProviderError, ProviderKind, RemoteCall, wire};
+use super::{
+    CreateCall, CreateMessage, Provider, ProviderError, ProviderKind, RemoteCall, RemoteMessage,
+    wire,
+};
 
 /// Characters escaped in a path segment (the account and call SIDs).
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -126,6 +129,24 @@ impl HttpProvider {
         )
     }
 
+    /// `{base}/2010-04-01/Accounts/{sid}/{rest}` (for the Messages API, `messages.rs`).
+    pub(super) fn account_url(&self, rest: &str) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}/{rest}",
+            self.base_url,
+            utf8_percent_encode(&self.account_sid, SEGMENT)
+        )
+    }
+
+    /// `value` escaped as one path segment.
+    pub(super) fn segment(&self, value: &str) -> String {
+        utf8_percent_encode(value, SEGMENT).to_string()
+    }
+
+    pub(super) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     fn authed(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         builder
             .basic_auth(&self.account_sid, Some(&self.auth_token))
@@ -133,7 +154,10 @@ impl HttpProvider {
     }
 
     /// Send, read the whole body, and return (status, body) or the classified transport error.
-    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Response, ProviderError> {
+    pub(super) async fn send(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<Response, ProviderError> {
         let response = self.authed(builder).send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
         let retry_after = response
@@ -256,17 +280,41 @@ impl Provider for HttpProvider {
     ) -> BoxFuture<'a, Result<Vec<RemoteCall>, ProviderError>> {
         self.list(to, since).boxed()
     }
+
+    fn create_message<'a>(
+        &'a self,
+        req: &'a CreateMessage,
+    ) -> BoxFuture<'a, Result<RemoteMessage, ProviderError>> {
+        self.post_message(req)
+    }
+
+    fn fetch_message<'a>(
+        &'a self,
+        sid: &'a str,
+    ) -> BoxFuture<'a, Result<RemoteMessage, ProviderError>> {
+        self.get_message(sid)
+    }
+
+    fn list_messages<'a>(
+        &'a self,
+        to: &'a str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'a, Result<Vec<RemoteMessage>, ProviderError>> {
+        self.get_messages(to, since)
+    }
 }
 
-struct Response {
-    status: u16,
+pub(super) struct Response {
+    pub(super) status: u16,
     retry_after: Option<Duration>,
     body: Vec<u8>,
 }
 
 impl Response {
     /// A 2xx JSON object, or the classified error.
-    fn into_object(self) -> Result<serde_json::Map<String, serde_json::Value>, ProviderError> {
+    pub(super) fn into_object(
+        self,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ProviderError> {
         if !(200..300).contains(&self.status) {
             return Err(self.into_error());
         }

@@ -30,6 +30,8 @@ mod phone_calls;
 mod remote_events;
 mod routes;
 mod sitrep;
+mod text_messages;
+mod text_status;
 mod unreached;
 
 pub use batch_operations::{BatchOperationInput, ResultKind};
@@ -53,6 +55,8 @@ pub use participations::{ParticipationInput, ParticipationParent};
 pub use phone_calls::{PhoneCallInput, PhoneCallParent};
 pub use remote_events::{EventParent, WebhookOutcome, WebhookRequest};
 pub use routes::{Fallback, ON_FALLBACK};
+pub use text_messages::{TEXT_EVENTS_PATH, TEXT_PARAM, TextTurn};
+pub use text_status::TextSummary;
 pub use unreached::{UnreachedOut, UnreachedReport, area_file_name};
 
 use crate::call_flow::Registry;

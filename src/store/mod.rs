@@ -36,6 +36,7 @@ pub mod phone_calls;
 mod rows;
 pub mod schedules;
 pub mod sitrep;
+pub mod text_messages;
 
 // The records and pages this layer reads and returns are domain types; the files below name
 // them through `super::`.

@@ -9,6 +9,7 @@ mod cap_feed;
 mod dialer;
 mod journal_sealer;
 mod status_poller;
+mod text_sender;
 
 use crate::service::Service;
 use std::future::Future;
@@ -39,6 +40,19 @@ pub fn spawn_all(service: &Service, cancel: CancellationToken) -> JoinSet<()> {
     set.spawn(supervise("status_poller", cancel.clone(), move |c| {
         status_poller::run(s.clone(), c)
     }));
+    // Texts go out only through a provider with credentials (as calls: nothing is sent
+    // otherwise).
+    let d = service.dialing();
+    if d.provider.is_some() && d.missing_credentials.is_none() {
+        let s = service.clone();
+        set.spawn(supervise("text_sender", cancel.clone(), move |c| {
+            text_sender::run(s.clone(), c)
+        }));
+        let s = service.clone();
+        set.spawn(supervise("text_follow_up", cancel.clone(), move |c| {
+            text_sender::follow_up(s.clone(), c)
+        }));
+    }
     set
 }
 

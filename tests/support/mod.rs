@@ -8,6 +8,7 @@ pub mod campaign;
 pub mod fake_provider;
 pub mod pace;
 pub mod serve;
+pub mod sms;
 
 use scfm::config::Config;
 use scfm::startup::Running;

@@ -99,6 +99,14 @@ pub fn dialing_text(dialing: Option<&Value>) -> String {
     if s.machine_detection {
         out.push_str(" · machine detection");
     }
+    if let Some(f) = &s.sms_fallback {
+        out.push_str(&format!(
+            " · SMS fallback {} at {}/s from {}",
+            f.segments_text(),
+            f.max_messages_per_second,
+            s.sms_from().unwrap_or_default()
+        ));
+    }
     out
 }
 
@@ -233,4 +241,23 @@ pub fn render_detail(d: Option<&CalloutDetail>, area: Rect, buf: &mut Buffer, th
         buf,
         theme,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dialing_text;
+    use serde_json::json;
+
+    #[test]
+    fn the_dialing_line_shows_the_fallback_text_segments_before_start() {
+        let v = json!({"from": "1234", "twiml_url": "https://x/t.xml",
+            "sms_fallback": {"body": "ទឹកជំនន់".repeat(20), "max_messages_per_second": 2.0}});
+        let line = dialing_text(Some(&v));
+        assert!(
+            line.ends_with(" · SMS fallback 3 segments UCS-2 at 2/s from 1234"),
+            "{line}"
+        );
+        let plain = dialing_text(Some(&json!({"from": "1", "twiml_url": "u"})));
+        assert!(!plain.contains("SMS"), "{plain}");
+    }
 }

@@ -134,6 +134,10 @@ pub struct FakeConfig {
     /// Run the TwiML interpreter on answer when the call has a `Url`/`Twiml`.
     pub run_twiml: bool,
     pub webhooks: WebhookKnobs,
+    /// Texts to these numbers end `failed` (30003); every other text is `delivered`.
+    pub message_failures: Vec<NumberMatch>,
+    /// Real time between a text's statuses (queued → sent → delivered/failed).
+    pub message_step: Duration,
 }
 
 impl FakeConfig {
@@ -171,6 +175,8 @@ impl FakeConfig {
             cps: None,
             run_twiml: true,
             webhooks: WebhookKnobs::default(),
+            message_failures: Vec::new(),
+            message_step: Duration::from_millis(20),
         }
     }
     pub fn flavour(flavour: Flavour) -> Self {

@@ -17,6 +17,7 @@
 mod config;
 mod engine;
 mod faults;
+mod messages;
 mod resources;
 mod rest;
 mod twiml;
@@ -31,6 +32,7 @@ use tokio::sync::Notify;
 
 pub use config::{FakeConfig, Flavour, NumberMatch, Outcome, Scenario, ScenarioRule, WebhookKnobs};
 pub use faults::{Fault, FaultAction, GhostReply, PathMatch};
+pub use messages::FakeMessage;
 pub use twiml::TranscriptEntry;
 pub use webhooks::WebhookRecord;
 
@@ -96,6 +98,7 @@ impl FakeCall {
 #[derive(Default)]
 struct State {
     calls: Vec<FakeCall>,
+    messages: Vec<FakeMessage>,
     requests: Vec<RecordedRequest>,
     faults: Vec<Fault>,
     webhooks: Vec<WebhookRecord>,
@@ -274,6 +277,34 @@ impl FakeProvider {
             .rev()
             .find(|r| r.method == "POST" && rest::is_collection(&r.path))
             .map(|r| r.form.clone())
+    }
+    /// Texts the fake accepted, in order.
+    pub fn messages(&self) -> Vec<FakeMessage> {
+        self.shared.state().messages.clone()
+    }
+    /// Texts created to `to`.
+    pub fn message_creates_for(&self, to: &str) -> usize {
+        self.shared
+            .state()
+            .messages
+            .iter()
+            .filter(|m| m.to == to)
+            .count()
+    }
+    /// When each accepted create-message request arrived, in order.
+    pub fn message_create_times(&self) -> Vec<DateTime<Utc>> {
+        let mut t: Vec<_> = self
+            .shared
+            .state()
+            .requests
+            .iter()
+            .filter(|r| {
+                r.method == "POST" && messages::is_collection(&r.path) && r.response_status == 201
+            })
+            .map(|r| r.at)
+            .collect();
+        t.sort();
+        t
     }
     /// Wait until the call is final (or `timeout` passes); returns its last state.
     pub async fn wait_final(&self, sid: &str, timeout: Duration) -> Option<FakeCall> {

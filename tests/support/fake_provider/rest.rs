@@ -287,7 +287,8 @@ async fn route(
     let config = shared.config();
     let flavour = config.flavour;
     let path = uri.path();
-    let Some((account, call, json_suffix)) = parse_path(path) else {
+    let messages = super::messages::parse_path(path);
+    let Some((account, call, json_suffix)) = parse_path(path).or(messages.clone()) else {
         return not_found(flavour, path);
     };
     if account.is_empty() {
@@ -306,6 +307,10 @@ async fn route(
         Some((user, password))
             if user == account && user == config.account_sid && password == config.auth_token => {}
         _ => return unauthorized(flavour),
+    }
+    if messages.is_some() {
+        let query = uri.query().unwrap_or("");
+        return super::messages::route(shared, &config, method.as_str(), path, query, call, form);
     }
     match (method.as_str(), call) {
         ("POST", None) => create(shared, &config, form),
