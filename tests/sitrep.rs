@@ -89,7 +89,8 @@ async fn campaign() -> (FakeProvider, TestServer, i64, i64) {
     }
     let dialing = json!({"from": "1234", "twiml_url": "https://example.org/t.xml",
         "max_calls_per_second": 50, "max_attempts": 2, "retry_delay_seconds": 3600,
-        "retry_statuses": ["busy"], "machine_detection": true});
+        "retry_statuses": ["busy"], "machine_detection": true,
+        "sms_fallback": {"body": "Flood: move to high ground now", "max_messages_per_second": 5}});
     let meta = json!({"name": "Flood warning", "sitrep_by": "province"});
     let callout = s
         .post_json(
@@ -118,7 +119,12 @@ async fn campaign() -> (FakeProvider, TestServer, i64, i64) {
             .json()
             .await
             .unwrap();
-        if p["attempts"] == 8 && p["in_progress"] == 0 && p["reached_machine"] == 1 {
+        // …and the one given up on (Takeo's failed call) got its text, delivered.
+        if p["attempts"] == 8
+            && p["in_progress"] == 0
+            && p["reached_machine"] == 1
+            && p["texts"] == json!({"delivered": 1})
+        {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{p}");
@@ -150,11 +156,11 @@ fn cli(s: &TestServer, args: &[&str]) -> std::process::Output {
 }
 
 const UNREACHED: &str = "\
-province,name,msisdn,attempts,last_status,outcome
-Kandal,Chan Bopha,+85512100004,1,busy,not_yet
-Kandal,Keo Sophal,+85512100003,1,completed,reached_machine
-Takeo,Lim Sreyneang,+85512200003,1,busy,not_yet
-Takeo,Vann Mony,+85512200002,1,failed,unreachable
+province,name,msisdn,attempts,last_status,outcome,sms_status
+Kandal,Chan Bopha,+85512100004,1,busy,not_yet,
+Kandal,Keo Sophal,+85512100003,1,completed,reached_machine,
+Takeo,Lim Sreyneang,+85512200003,1,busy,not_yet,
+Takeo,Vann Mony,+85512200002,1,failed,unreachable,delivered
 ";
 
 /// A CSV without its `last_status_at` column (a time), checked to be a timestamp.
@@ -195,13 +201,20 @@ async fn exact_figures_by_area_through_the_api_the_cli_and_the_tui() {
     assert_eq!(figures(&areas[0]), [4, 2, 1, 1, 0, 0]);
     assert_eq!(areas[1]["area"], "Takeo");
     assert_eq!(figures(&areas[1]), [3, 1, 0, 1, 1, 0]);
+    assert_eq!(v["totals"]["texts"]["total"], 1);
+    assert_eq!(v["totals"]["texts"]["delivered"], 1);
+    assert_eq!(areas[1]["texts"]["delivered"], 1);
+    assert!(
+        areas[0].get("texts").is_none(),
+        "nobody in Kandal was texted"
+    );
     assert_eq!(areas[2]["area"], Value::Null);
     assert_eq!(figures(&areas[2]), [1, 1, 0, 0, 0, 0]);
     let short = v["short"]["text"].as_str().unwrap();
     assert!(short.starts_with("Flood warning "), "{short}");
     assert!(
         short
-            .ends_with(": 4/8 reached, 1 machine, 2 not yet, 1 unreachable. Kandal 2/4; Takeo 1/3"),
+            .ends_with(": 4/8 reached, 1 machine, 2 not yet, 1 unreachable, SMS 1/1 delivered. Kandal 2/4; Takeo 1/3"),
         "{short}"
     );
     assert_eq!(v["short"]["fits_one_sms"], true);
@@ -240,7 +253,14 @@ async fn exact_figures_by_area_through_the_api_the_cli_and_the_tui() {
         .unwrap()
         .split_whitespace()
         .collect();
-    assert_eq!(kandal, ["Kandal", "4", "2", "50.0%", "1", "0", "1", "0"]);
+    assert_eq!(
+        kandal,
+        ["Kandal", "4", "2", "50.0%", "1", "0", "1", "0", "0/0"]
+    );
+    assert!(
+        text.contains("SMS fallback: 1 texts: 1 delivered, 0 sent, 0 failed, 0 waiting, 0 unknown"),
+        "{text}"
+    );
     assert!(text.contains("(no province)"), "{text}");
     let one = s
         .get(&format!("/api/callouts/{id}/sitrep?format=text&form=short"))
@@ -327,7 +347,7 @@ async fn exact_figures_by_area_through_the_api_the_cli_and_the_tui() {
     let csv = String::from_utf8_lossy(&out.stdout);
     assert_eq!(csv.lines().count(), 9, "{csv}");
     assert_eq!(
-        csv.lines().filter(|l| l.ends_with(",pending")).count(),
+        csv.lines().filter(|l| l.ends_with(",pending,")).count(),
         8,
         "{csv}"
     );

@@ -11,6 +11,50 @@ use serde::Serialize;
 /// drafts take it from the area map's `group_by`).
 pub const SITREP_BY: &str = "sitrep_by";
 
+/// The fallback texts (`dialing.sms_fallback`) of one area, or of the whole callout, by where
+/// they stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Texts {
+    /// Texts made, one per person at most.
+    pub total: i64,
+    /// Not sent yet (pending, or held while dialling is held or the callout paused).
+    pub waiting: i64,
+    /// Handed to the provider (sending, queued, sent); no delivery receipt yet.
+    pub sent: i64,
+    pub delivered: i64,
+    /// Failed or undelivered.
+    pub failed: i64,
+    /// The create's outcome is unknown (never resent automatically).
+    pub unknown: i64,
+}
+
+impl Texts {
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Counts `n` texts at `status` (`domain::sms_fallback::STATUSES`).
+    pub fn add(&mut self, status: &str, n: i64) {
+        self.total += n;
+        match status {
+            "pending" => self.waiting += n,
+            "delivered" => self.delivered += n,
+            "failed" | "undelivered" => self.failed += n,
+            "unknown" => self.unknown += n,
+            _ => self.sent += n,
+        }
+    }
+
+    fn merge(&mut self, o: &Texts) {
+        self.total += o.total;
+        self.waiting += o.waiting;
+        self.sent += o.sent;
+        self.delivered += o.delivered;
+        self.failed += o.failed;
+        self.unknown += o.unknown;
+    }
+}
+
 /// The figures of one area, or of the whole callout.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Tally {
@@ -26,6 +70,9 @@ pub struct Tally {
     /// Not called yet, or a call is ringing now (`in_progress` of them).
     pub pending: i64,
     pub in_progress: i64,
+    /// The SMS fallback's texts to these people (absent from JSON when there are none).
+    #[serde(skip_serializing_if = "Texts::is_empty")]
+    pub texts: Texts,
 }
 
 impl Tally {
@@ -58,6 +105,7 @@ impl Tally {
         self.unreachable += o.unreachable;
         self.pending += o.pending;
         self.in_progress += o.in_progress;
+        self.texts.merge(&o.texts);
     }
 }
 
@@ -86,16 +134,32 @@ pub struct Sitrep {
     pub areas: Vec<AreaTally>,
 }
 
-/// Adds up `(area, outcome, people)` rows (a row per group of the store's aggregate) into
-/// totals and areas in report order.
-pub fn tally<'a>(
-    rows: impl IntoIterator<Item = (Option<&'a str>, Outcome, i64)>,
-) -> (Tally, Vec<AreaTally>) {
+/// One group of the store's aggregate: `people` in `area` standing at `outcome`, whose
+/// fallback text (if any) is at `text`.
+#[derive(Debug, Clone, Copy)]
+pub struct Group<'a> {
+    pub area: Option<&'a str>,
+    pub outcome: Outcome,
+    pub text: Option<&'a str>,
+    pub people: i64,
+}
+
+/// Adds up the groups into totals and areas in report order.
+pub fn tally<'a>(rows: impl IntoIterator<Item = Group<'a>>) -> (Tally, Vec<AreaTally>) {
     let mut areas: std::collections::BTreeMap<(bool, String), Tally> = Default::default();
     let mut totals = Tally::default();
-    for (area, outcome, n) in rows {
+    for Group {
+        area,
+        outcome,
+        text,
+        people: n,
+    } in rows
+    {
         let mut t = Tally::default();
         t.add(outcome, n);
+        if let Some(status) = text {
+            t.texts.add(status, n);
+        }
         totals.merge(&t);
         // (false, name) sorts before (true, ""): people without the key come last.
         let key = match area {
@@ -120,14 +184,29 @@ mod tests {
 
     #[test]
     fn rows_add_up_to_totals_and_sorted_areas() {
+        let g = |area, outcome, text, people| Group {
+            area,
+            outcome,
+            text,
+            people,
+        };
         let (totals, areas) = tally([
-            (Some("Kandal"), Outcome::Reached, 5),
-            (None, Outcome::Pending, 1),
-            (Some("Kandal"), Outcome::Unreachable, 2),
-            (Some("Banteay Meanchey"), Outcome::InProgress, 3),
-            (Some("Kandal"), Outcome::NotYet, 1),
-            (Some("Kandal"), Outcome::ReachedMachine, 1),
+            g(Some("Kandal"), Outcome::Reached, None, 5),
+            g(None, Outcome::Pending, None, 1),
+            g(Some("Kandal"), Outcome::Unreachable, Some("delivered"), 1),
+            g(Some("Kandal"), Outcome::Unreachable, Some("undelivered"), 1),
+            g(Some("Banteay Meanchey"), Outcome::InProgress, None, 3),
+            g(Some("Kandal"), Outcome::NotYet, None, 1),
+            g(Some("Kandal"), Outcome::ReachedMachine, None, 1),
         ]);
+        assert_eq!(
+            (
+                totals.texts.total,
+                totals.texts.delivered,
+                totals.texts.failed
+            ),
+            (2, 1, 1)
+        );
         assert_eq!(totals.people, 13);
         assert_eq!(totals.reached, 5);
         assert_eq!(totals.pending, 4);

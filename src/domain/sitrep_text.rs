@@ -56,6 +56,14 @@ pub fn long(s: &Sitrep) -> String {
         t.pending,
         t.in_progress
     );
+    let texted = !t.texts.is_empty();
+    if texted {
+        let x = &t.texts;
+        out.push_str(&format!(
+            "SMS fallback: {} texts: {} delivered, {} sent, {} failed, {} waiting, {} unknown\n",
+            x.total, x.delivered, x.sent, x.failed, x.waiting, x.unknown
+        ));
+    }
     let Some(by) = &s.by else {
         return out;
     };
@@ -71,10 +79,11 @@ pub fn long(s: &Sitrep) -> String {
         .chain([by.chars().count(), "(all)".len()])
         .max()
         .unwrap_or(5);
-    let row = |name: &str, cells: [String; 7]| {
+    let row = |name: &str, cells: [String; 8]| {
         let pad = width - name.chars().count();
         let mut line = format!("{name}{}", " ".repeat(pad));
-        for (c, w) in cells.iter().zip([8, 9, 8, 9, 13, 9, 9]) {
+        let shown = if texted { 8 } else { 7 };
+        for (c, w) in cells.iter().zip([8, 9, 8, 9, 13, 9, 9, 12]).take(shown) {
             line.push_str(&format!("{c:>w$}"));
         }
         line.push('\n');
@@ -88,6 +97,7 @@ pub fn long(s: &Sitrep) -> String {
         "unreachable",
         "not yet",
         "pending",
+        "texted",
     ]
     .map(String::from);
     out.push('\n');
@@ -101,6 +111,7 @@ pub fn long(s: &Sitrep) -> String {
             t.unreachable.to_string(),
             t.not_yet.to_string(),
             t.pending.to_string(),
+            format!("{}/{}", t.texts.delivered, t.texts.total),
         ]
     };
     for (a, name) in s.areas.iter().zip(&names) {
@@ -140,6 +151,12 @@ pub fn short(s: &Sitrep) -> Short {
         t.not_yet + t.pending,
         t.unreachable
     ));
+    if !t.texts.is_empty() {
+        text.push_str(&format!(
+            ", SMS {}/{} delivered",
+            t.texts.delivered, t.texts.total
+        ));
+    }
     let mut areas: Vec<_> = s.areas.iter().filter(|a| a.area.is_some()).collect();
     areas.sort_by_key(|a| std::cmp::Reverse(a.tally.people));
     let (mut shown, mut left, mut other_script, mut full) = (0, 0, 0, false);
@@ -218,16 +235,25 @@ fn shorten(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::outcome::Outcome;
-    use super::super::sitrep::tally;
+    use super::super::sitrep::{Group, tally};
     use super::*;
     use chrono::TimeZone;
 
     fn report(areas: &[(&str, i64, i64, i64)]) -> Sitrep {
         let mut rows = Vec::new();
         for (name, reached, not_yet, unreachable) in areas {
-            rows.push((Some(*name), Outcome::Reached, *reached));
-            rows.push((Some(*name), Outcome::NotYet, *not_yet));
-            rows.push((Some(*name), Outcome::Unreachable, *unreachable));
+            for (outcome, people) in [
+                (Outcome::Reached, *reached),
+                (Outcome::NotYet, *not_yet),
+                (Outcome::Unreachable, *unreachable),
+            ] {
+                rows.push(Group {
+                    area: Some(*name),
+                    outcome,
+                    text: None,
+                    people,
+                });
+            }
         }
         let (totals, areas) = tally(rows);
         Sitrep {

@@ -40,6 +40,10 @@ pub struct Progress {
     /// Seconds until every pending participation has been dialled once more at the configured
     /// pace (retry delays not included); null for manual callouts.
     pub eta_seconds: Option<i64>,
+    /// The SMS fallback's texts by status (`pending`, `sending`, `queued`, `sent`,
+    /// `delivered`, `undelivered`, `failed`, `unknown`); absent for a callout without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub texts: Option<BTreeMap<String, i64>>,
 }
 
 /// The schedule of the campaign pass, shared by every process on the database.
@@ -188,6 +192,10 @@ impl Service {
                     *p.not_reached.entry(why.to_string()).or_default() += r.participations;
                 }
             }
+        }
+        if settings.as_ref().is_some_and(|s| s.sms_fallback.is_some()) {
+            let rows = store::text_messages::summary(&mut conn, id).await?;
+            p.texts = Some(rows.into_iter().map(|(s, n, _)| (s, n)).collect());
         }
         if let Some(st) = &settings {
             let rate = st

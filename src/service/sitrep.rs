@@ -8,7 +8,7 @@ use super::{Error, Result, Service};
 use crate::domain::Callout;
 use crate::domain::dialing::DialingSettings;
 use crate::domain::outcome::{self, LastCall};
-use crate::domain::sitrep::{self, SITREP_BY, Sitrep};
+use crate::domain::sitrep::{self, Group, SITREP_BY, Sitrep};
 use crate::store;
 
 /// Longest grouping key accepted.
@@ -69,11 +69,12 @@ impl Service {
                 attempts: r.attempts,
                 outcome_unknown: r.outcome_unknown,
             };
-            (
-                r.area.as_deref(),
-                outcome::classify(&last, settings.as_ref()),
-                r.participations,
-            )
+            Group {
+                area: r.area.as_deref(),
+                outcome: outcome::classify(&last, settings.as_ref()),
+                text: r.text_status.as_deref(),
+                people: r.participations,
+            }
         }));
         Ok(Sitrep {
             callout_id: id,

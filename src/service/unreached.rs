@@ -7,7 +7,8 @@
 //! Columns: the area (named by the grouping key; absent when not grouped), `name` (the
 //! contact's `metadata.name`), `msisdn`, `attempts`, `last_status`, `last_status_at` and
 //! `outcome` (`pending`, `in_progress`, `not_yet`, `unreachable`, `reached_machine`; see
-//! `domain::outcome`). Ordered by area, name, number. Cells are spreadsheet-safe as in the
+//! `domain::outcome`) and `sms_status` (the SMS fallback's text: empty when none was made).
+//! Ordered by area, name, number. Cells are spreadsheet-safe as in the
 //! other exports (the msisdn is E.164 and left as is).
 
 use super::export::spreadsheet_safe;
@@ -132,6 +133,7 @@ impl Service {
                 "last_status",
                 "last_status_at",
                 "outcome",
+                "sms_status",
             ]
             .map(String::from),
         );
@@ -188,6 +190,7 @@ impl Service {
             cells.push(spreadsheet_safe(r.last_status.as_deref().unwrap_or_default()).into_owned());
             cells.push(r.last_status_at.clone().unwrap_or_default());
             cells.push(standing.as_str().to_string());
+            cells.push(r.text_status.clone().unwrap_or_default());
             let w: &mut dyn CsvOut = match (one.as_mut(), per.as_mut()) {
                 (Some(w), _) => w,
                 (None, Some(p)) => p.current.as_mut().ok_or_else(|| write_error("no file"))?,

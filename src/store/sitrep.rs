@@ -81,6 +81,8 @@ pub struct OutcomeRow {
     pub answered_by: Option<String>,
     pub attempts: i64,
     pub outcome_unknown: bool,
+    /// The status of the participation's fallback text, if one was made.
+    pub text_status: Option<String>,
     pub participations: i64,
 }
 
@@ -102,7 +104,9 @@ pub async fn outcome_counts(
     qb.push(format!(
         " AS area, cp.last_call_status AS last_status, {} AS answered_by, \
          cp.call_count AS attempts, {OUTCOME_UNKNOWN} AS outcome_unknown, \
-         count(*) AS participations FROM callout_participations cp ",
+         tm.status AS text_status, count(*) AS participations \
+         FROM callout_participations cp \
+         LEFT JOIN text_messages tm ON tm.callout_participation_id = cp.id ",
         answered_by(kind)
     ));
     if by.is_some() {
@@ -110,7 +114,7 @@ pub async fn outcome_counts(
     }
     qb.push("WHERE cp.callout_id = ")
         .push_bind(callout_id)
-        .push(" GROUP BY 1, 2, 3, 4, 5");
+        .push(" GROUP BY 1, 2, 3, 4, 5, 6");
     Ok(qb.fetch_all(conn).await?)
 }
 
@@ -126,6 +130,8 @@ pub struct UnreachedRow {
     pub last_status_at: Option<String>,
     pub answered_by: Option<String>,
     pub outcome_unknown: bool,
+    /// The status of the fallback text, if one was made.
+    pub text_status: Option<String>,
 }
 
 /// Streams to `f` every participation of the callout whose last call did not complete with a
@@ -151,7 +157,9 @@ pub async fn for_each_unreached<E: From<StoreError>>(
     qb.push(format!(
         " AS name, cp.msisdn, cp.call_count AS attempts, cp.last_call_status AS last_status, \
          cp.last_call_status_at AS last_status_at, {} AS answered_by, \
-         {OUTCOME_UNKNOWN} AS outcome_unknown \
+         {OUTCOME_UNKNOWN} AS outcome_unknown, \
+         (SELECT tm.status FROM text_messages tm WHERE tm.callout_participation_id = cp.id) \
+           AS text_status \
          FROM callout_participations cp JOIN contacts c ON c.id = cp.contact_id \
          WHERE cp.callout_id = ",
         answered_by(kind)

@@ -56,10 +56,26 @@ pub fn reached_text(p: &Progress) -> String {
     s
 }
 
+/// `SMS 3 delivered · 1 failed · 2 on the way` for a callout with an SMS fallback.
+pub fn texts_text(texts: &std::collections::BTreeMap<String, i64>) -> String {
+    let n = |keys: &[&str]| -> i64 { keys.iter().filter_map(|k| texts.get(*k)).sum() };
+    let mut s = format!(
+        "SMS {} delivered · {} failed · {} on the way",
+        thousands(n(&["delivered"])),
+        thousands(n(&["failed", "undelivered"])),
+        thousands(n(&["pending", "sending", "queued", "sent"]))
+    );
+    let unknown = n(&["unknown"]);
+    if unknown > 0 {
+        s.push_str(&format!(" · {} unknown", thousands(unknown)));
+    }
+    s
+}
+
 /// The progress panel's lines.
 pub fn lines(p: &Progress, bar_width: usize) -> Vec<Line<'static>> {
     let ratio = done_ratio(p);
-    vec![
+    let mut out = vec![
         Line::raw(format!(
             "{} · not reached {}: {}",
             reached_text(p),
@@ -77,7 +93,11 @@ pub fn lines(p: &Progress, bar_width: usize) -> Vec<Line<'static>> {
             Span::raw(bar(ratio, bar_width)),
             Span::raw(format!(" {:.0}% done", ratio * 100.0)),
         ]),
-    ]
+    ];
+    if let Some(t) = &p.texts {
+        out.push(Line::raw(texts_text(t)));
+    }
+    out
 }
 
 /// One line for the live calls pane: `#3 Evacuation running: reached 2 · …`; `wide` adds
