@@ -67,6 +67,8 @@ pub struct App {
     pub area_map: Option<String>,
     /// The `:cap` in flight (one at a time), by its file.
     pub cap_in_flight: Option<String>,
+    /// Why the database was last found unavailable, until it answers again.
+    pub database_down: Option<String>,
 }
 
 impl App {
@@ -89,6 +91,7 @@ impl App {
             approvals: ApprovalsList::default(),
             area_map: None,
             cap_in_flight: None,
+            database_down: None,
         }
     }
 

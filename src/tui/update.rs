@@ -337,10 +337,16 @@ impl App {
             }
             A::DatabaseState(Some(why)) => {
                 self.error(format!("{why}; reconnecting"));
+                self.database_down = Some(why);
                 vec![]
             }
+            // The outage is named again: a short one may come and go between two frames, and
+            // the operator must still learn that changes may have been missed.
             A::DatabaseState(None) => {
-                self.say("database reachable again; reloading");
+                match self.database_down.take() {
+                    Some(why) => self.say(format!("database reachable again ({why}); reloading")),
+                    None => self.say("database reachable again; reloading"),
+                }
                 vec![]
             }
             A::ServiceChanged(ServiceEvent::DialingHeld(why)) => {
