@@ -5,6 +5,7 @@
 
 mod auth;
 mod batch_operations;
+mod callback;
 mod callouts;
 mod contacts;
 pub mod error;

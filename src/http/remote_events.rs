@@ -2,6 +2,7 @@
 //! JSON index/show/update of stored events, plus their nested indexes.
 
 use super::AppState;
+use super::callback::{Callback, forbidden};
 use super::error::{ApiError, ApiResult};
 use super::extract::{Params, path_id};
 use super::pagination::paginated;
@@ -9,12 +10,10 @@ use super::respond::{no_content, ok};
 use crate::call_flow::twiml;
 use crate::domain::filter::Family;
 use crate::domain::route::{ROUTE_PARAM, Route};
-use crate::provider::signature;
 use crate::service::{EventParent, WebhookOutcome, WebhookRequest};
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{OriginalUri, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -109,79 +108,18 @@ fn xml(status: StatusCode, body: String) -> Response {
     r
 }
 
-pub(super) fn forbidden() -> Response {
-    let mut r = (StatusCode::FORBIDDEN, "Twilio Request Validation Failed.").into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
-}
-
-/// The URL the provider signed: `SCFM_PUBLIC_URL` + path and query when configured, else the
-/// URL rebuilt from the request (`X-Forwarded-Proto`, `Host`).
-pub(super) fn signed_url(
-    public: Option<&str>,
-    headers: &HeaderMap,
-    uri: &axum::http::Uri,
-) -> String {
-    let path_q = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| uri.path().to_string());
-    if let Some(base) = public {
-        return format!("{base}{path_q}");
-    }
-    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let scheme = h("x-forwarded-proto").unwrap_or("http");
-    let host = h("x-forwarded-host")
-        .or_else(|| h(header::HOST.as_str()))
-        .unwrap_or("localhost");
-    format!("{scheme}://{host}{path_q}")
-}
-
 /// Provider voice requests and status callbacks. Signature first (403, nothing stored); then
 /// the service stores the event and answers TwiML once it is committed. A database that cannot
 /// take the write (read-only, disk full, a failed batch commit) answers 503 JSON, so the
 /// provider sees the event was not stored; other internal faults answer an apology, never 500.
 async fn webhook(State(s): State<AppState>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let original = parts
-        .extensions
-        .get::<OriginalUri>()
-        .map(|u| u.0.clone())
-        .unwrap_or(parts.uri.clone());
-    let bytes = match super::extract::read_body(Body::new(body)).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
+    let call = match Callback::read(req).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
-    let is_form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|c| {
-            c.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        })
-        .unwrap_or(false);
-    let body_pairs: Vec<(String, String)> = if is_form {
-        form_urlencoded::parse(&bytes).into_owned().collect()
-    } else {
-        Vec::new()
-    };
-    let dialing = s.service.dialing();
     // A call placed on the fallback route is called back with the route in its URL (part of
     // what is signed) and signed with that account's token.
-    let route = Route::of(
-        original
-            .query()
-            .and_then(|q| {
-                form_urlencoded::parse(q.as_bytes())
-                    .find(|(k, _)| k == ROUTE_PARAM)
-                    .map(|(_, v)| v.into_owned())
-            })
-            .as_deref(),
-    );
+    let route = Route::of(call.query_param(ROUTE_PARAM).as_deref());
     let Some(token) = s.service.auth_token_on(route) else {
         tracing::warn!(
             route = route.name(),
@@ -189,19 +127,13 @@ async fn webhook(State(s): State<AppState>, req: Request) -> Response {
         );
         return forbidden();
     };
-    let url = signed_url(dialing.public_url.as_deref(), &parts.headers, &original);
-    let sig = parts
-        .headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok());
-    if !signature::validate(token, &url, &body_pairs, sig) {
-        tracing::warn!("webhook refused: bad or missing X-Twilio-Signature");
-        return forbidden();
-    }
-    let mut params = body_pairs;
-    if let Some(q) = original.query() {
-        params.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
-    }
+    let (params, url) = match call.verify(token, s.service.dialing().public_url.as_deref()) {
+        Some(v) => v,
+        None => {
+            tracing::warn!("webhook refused: bad or missing X-Twilio-Signature");
+            return forbidden();
+        }
+    };
     match s
         .service
         .handle_webhook(WebhookRequest { params, url })
